@@ -3,3 +3,4 @@ export { loadConfig, FLAG_KEYS, DEFAULT_CONFIG_FILE, type ConfigFlags, type Load
 export { configKeys, configKeysMarkdown, envName, type ConfigKey } from './keys.js';
 export { redactConfig, redactUrl, REDACTED } from './redact.js';
 export { configFlagOptions, flagsFromArgv } from './flags.js';
+export { decisionOptionsOf } from './decision.js';

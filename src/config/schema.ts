@@ -33,17 +33,20 @@ export const modelSchema = z.object({
   watch: z.boolean().default(true).describe('Reload the model when its folder (or the models/active link) changes'),
 }).strict();
 
+/** Flat on purpose (one env variable per key); decisionOptionsOf() maps it onto postprocess/decision.ts options. */
 export const decisionSchema = z.object({
-  minConfidence: probability.default(0.5).describe('Below this top score the frame counts as `unknown`'),
-  thresholds: z.record(z.string().min(1), probability).default({}).describe('Per-class minimum score, e.g. {cat: 0.8}; overrides minConfidence for that class'),
-  smoothing: z.enum(['vote', 'ema', 'none']).default('vote').describe('vote: N of the last M frames agree; ema: exponential moving average of scores'),
-  window: z.number().int().min(1).max(100).default(5).describe('vote: M, frames looked at'),
-  votes: z.number().int().min(1).max(100).default(3).describe('vote: N, frames that must agree'),
-  emaAlpha: z.number().gt(0).max(1).default(0.4).describe('ema: weight of the newest frame'),
-  hysteresis: z.number().min(0).max(0.5).default(0.1).describe('A stable label is left only when its score falls this far below its enter threshold'),
-  minDwellMs: z.number().int().min(0).default(2000).describe('A stable label is kept at least this long before it may change'),
+  minConfidence: probability.default(0.5).describe('Below this top score a frame counts as `unknown`'),
+  thresholds: z.record(z.string().min(1), probability).default({}).describe('Per-class enter threshold overriding `enter`, e.g. {cat: 0.8}'),
+  smoothing: z.enum(['vote', 'ema']).default('vote').describe('vote: N of the last M frames agree; ema: exponential moving average of scores'),
+  window: z.number().int().min(1).max(1000).default(5).describe('vote: M, frames looked at'),
+  votes: z.number().int().min(1).max(1000).default(3).describe('vote: N, frames whose top label must agree'),
+  emaAlpha: z.number().gt(0).max(1).default(0.4).describe('ema: weight of the newest frame (1 = no smoothing)'),
+  enter: probability.default(0.7).describe('Smoothed score a class needs to become the stable label (hysteresis upper edge)'),
+  exit: probability.default(0.5).describe('The stable label is kept while its smoothed score stays at or above this (hysteresis lower edge)'),
+  minDwellMs: z.number().int().min(0).default(1000).describe('A new label must hold this long (ms) before it becomes the stable label'),
 }).strict().superRefine((d, ctx) => {
   if (d.votes > d.window) ctx.addIssue({ code: 'custom', path: ['votes'], message: `votes (${d.votes}) cannot exceed window (${d.window})` });
+  if (d.exit > d.enter) ctx.addIssue({ code: 'custom', path: ['exit'], message: `exit (${d.exit}) must be ≤ enter (${d.enter})` });
 });
 
 export const mqttSchema = z.object({
