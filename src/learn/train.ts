@@ -1,0 +1,173 @@
+import * as tf from '@tensorflow/tfjs';
+import type { PreprocessSpec } from '../models/manifest.js';
+import { type AugmentOptions, augmentBatch } from './augment.js';
+import { TrainingError } from './errors.js';
+import type { OutputActivation } from './models.js';
+import { createRng, shuffleInPlace } from './random.js';
+
+/**
+ * The training loop: mini-batch Adam with on-the-fly augmentation, class-weighted cross-entropy and
+ * early stopping on validation loss that puts back the best epoch's weights. A hand-written loop (not
+ * model.fit) because augmentation must run per batch and the weights snapshot must include BN statistics.
+ */
+
+export interface TrainData {
+  /** N samples of prod(sampleDims) floats each (NHWC images or embedding vectors). */
+  x: Float32Array;
+  sampleDims: number[];
+  y: Int32Array;
+}
+
+export interface FitOptions {
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  /** Epochs without a better validation loss before stopping; 0 disables early stopping. */
+  patience: number;
+  seed: number;
+  nClasses: number;
+  activation: OutputActivation;
+  /** Per-class loss weights (balancedClassWeights); undefined = all 1. */
+  classWeights?: number[];
+  /** Augmentation for image batches (NHWC); `spec` relates values to pixels. */
+  augment?: { options: AugmentOptions; spec: Pick<PreprocessSpec, 'scale' | 'mean' | 'std'> };
+}
+
+export interface EpochLogs {
+  epoch: number;
+  loss: number;
+  acc: number;
+  valLoss: number | null;
+  valAcc: number | null;
+  seconds: number;
+  imagesPerSecond: number;
+}
+
+export interface FitResult {
+  history: EpochLogs[];
+  /** 1-based epoch whose weights the model holds after fit (best validation loss). */
+  bestEpoch: number;
+  stoppedEarly: boolean;
+}
+
+/** Progress callbacks (the CLI draws cli-progress bars; tests pass nothing). */
+export interface FitReporter {
+  epochStart?(epoch: number, epochs: number, batches: number): void;
+  batchEnd?(batch: number, running: { loss: number; acc: number }): void;
+  epochEnd?(logs: EpochLogs, improved: boolean): void;
+}
+
+const EPSILON = 1e-7;
+
+/** Per-sample cross-entropy of probabilities (the model ends in sigmoid/softmax), like Keras with from_logits=false. */
+function perSampleLoss(probs: tf.Tensor, labels: tf.Tensor1D, nClasses: number, activation: OutputActivation): tf.Tensor1D {
+  const p = probs.clipByValue(EPSILON, 1 - EPSILON);
+  if (activation === 'sigmoid') {
+    const y = labels.toFloat();
+    const q = p.reshape([-1]);
+    return y.mul(q.log()).add(tf.scalar(1).sub(y).mul(tf.scalar(1).sub(q).log())).neg() as tf.Tensor1D;
+  }
+  return tf.oneHot(labels, nClasses).toFloat().mul(p.log()).sum(1).neg() as tf.Tensor1D;
+}
+
+function predictedClass(probs: tf.Tensor, activation: OutputActivation): tf.Tensor1D {
+  return activation === 'sigmoid' ? (probs.reshape([-1]).greater(0.5).toInt() as tf.Tensor1D) : (probs.argMax(1) as tf.Tensor1D);
+}
+
+function correctCount(probs: tf.Tensor, labels: tf.Tensor1D, activation: OutputActivation): tf.Scalar {
+  return predictedClass(probs, activation).equal(labels).toFloat().sum();
+}
+
+/** Loss and accuracy over a whole set, in batches, inference mode (no dropout, BN moving statistics). */
+export function evaluateSet(model: tf.LayersModel, data: TrainData, o: Pick<FitOptions, 'batchSize' | 'nClasses' | 'activation'>): { loss: number; acc: number } {
+  const n = data.y.length;
+  const size = data.sampleDims.reduce((a, b) => a * b, 1);
+  let lossSum = 0;
+  let correct = 0;
+  for (let start = 0; start < n; start += o.batchSize) {
+    const end = Math.min(n, start + o.batchSize);
+    const [l, c] = tf.tidy(() => {
+      const x = tf.tensor(data.x.subarray(start * size, end * size), [end - start, ...data.sampleDims]);
+      const y = tf.tensor1d(data.y.subarray(start, end), 'int32');
+      const probs = model.predict(x) as tf.Tensor;
+      return [perSampleLoss(probs, y, o.nClasses, o.activation).sum().dataSync()[0]!, correctCount(probs, y, o.activation).dataSync()[0]!];
+    });
+    lossSum += l;
+    correct += c;
+  }
+  return { loss: n ? lossSum / n : NaN, acc: n ? correct / n : NaN };
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** Trains `model` in place and leaves it holding the best epoch's weights. */
+export async function fitModel(model: tf.LayersModel, train: TrainData, val: TrainData | undefined, o: FitOptions, reporter: FitReporter = {}): Promise<FitResult> {
+  const n = train.y.length;
+  if (n === 0) throw new TrainingError('TRAIN_NO_DATA', 'No training images left after loading; check the dataset folders.');
+  const rng = createRng(o.seed);
+  const optimizer = tf.train.adam(o.lr);
+  const xAll = tf.tensor(train.x, [n, ...train.sampleDims]);
+  const yAll = tf.tensor1d(train.y, 'int32');
+  const wAll = tf.tensor1d(train.y.length ? Array.from(train.y, (c) => o.classWeights?.[c] ?? 1) : [], 'float32');
+  const hasVal = val !== undefined && val.y.length > 0;
+  const history: EpochLogs[] = [];
+  let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
+  let stoppedEarly = false;
+  const batches = Math.ceil(n / o.batchSize);
+  try {
+    for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      reporter.epochStart?.(epoch, o.epochs, batches);
+      const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng);
+      const started = performance.now();
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let b = 0; b < batches; b++) {
+        const idx = tf.tensor1d(order.slice(b * o.batchSize, (b + 1) * o.batchSize), 'int32');
+        let batchCorrect: tf.Scalar | undefined;
+        const lossT = tf.tidy(() => {
+          const xRaw = tf.gather(xAll, idx);
+          const x = o.augment ? augmentBatch(xRaw as tf.Tensor4D, o.augment.options, o.augment.spec, rng) : xRaw;
+          const y = tf.gather(yAll, idx) as tf.Tensor1D;
+          const w = tf.gather(wAll, idx);
+          return optimizer.minimize(() => {
+            const probs = model.apply(x, { training: true }) as tf.Tensor;
+            batchCorrect = tf.keep(correctCount(probs, y, o.activation));
+            return perSampleLoss(probs, y, o.nClasses, o.activation).mul(w).mean() as tf.Scalar;
+          }, true)!;
+        });
+        const batchLoss = (await lossT.data())[0]!;
+        const batchN = idx.shape[0];
+        correct += (await batchCorrect!.data())[0]!;
+        tf.dispose([lossT, batchCorrect!, idx]);
+        if (!Number.isFinite(batchLoss)) {
+          throw new TrainingError('TRAIN_DIVERGED', `Training loss became ${batchLoss} in epoch ${epoch}; lower --lr (now ${o.lr}) and try again.`);
+        }
+        lossSum += batchLoss * batchN;
+        seen += batchN;
+        reporter.batchEnd?.(b + 1, { loss: lossSum / seen, acc: correct / seen });
+        await nextTick();
+      }
+      const seconds = (performance.now() - started) / 1000;
+      const v = hasVal ? evaluateSet(model, val, o) : undefined;
+      const logs: EpochLogs = { epoch, loss: lossSum / seen, acc: correct / seen, valLoss: v?.loss ?? null, valAcc: v?.acc ?? null, seconds, imagesPerSecond: seen / seconds };
+      history.push(logs);
+      const monitored = v?.loss ?? logs.loss;
+      const improved = monitored < best.loss;
+      if (improved) {
+        tf.dispose(best.weights);
+        best = { loss: monitored, epoch, weights: model.getWeights().map((t) => t.clone()) };
+      }
+      reporter.epochEnd?.(logs, improved);
+      if (o.patience > 0 && epoch - best.epoch >= o.patience) {
+        stoppedEarly = epoch < o.epochs;
+        break;
+      }
+    }
+    if (best.weights.length) model.setWeights(best.weights);
+    return { history, bestEpoch: best.epoch, stoppedEarly };
+  } finally {
+    tf.dispose([xAll, yAll, wAll, ...best.weights]);
+    optimizer.dispose();
+  }
+}
