@@ -67,8 +67,10 @@ export async function loadOnnx(source: Uint8Array | string): Promise<ModelProto>
   return parseOnnx(bytes, source);
 }
 
+/** Serialize to bytes (a plain Uint8Array, not protobufjs' Buffer, so comparisons behave the same everywhere). */
 export function encodeOnnx(model: ModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  const b = onnx.ModelProto.encode(model).finish();
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export interface TensorInfo { name: string; elemType: ElemType | 'undefined'; shape: Dim[] }
