@@ -6,7 +6,7 @@ import { convertContainer, firstLayer } from './tfjs-export/graph.js';
 import { measureParity } from './tfjs-export/parity.js';
 import type { Dim } from './tensor.js';
 
-export { SUPPORTED_LAYERS } from './tfjs-export/graph.js';
+export { SUPPORTED_LAYERS, finalActivation } from './tfjs-export/graph.js';
 export { loadLayersModelFromDir, saveLayersModelToDir } from './tfjs-export/model-dir.js';
 
 /**
@@ -33,6 +33,11 @@ export interface ExportOptions {
   parityRange?: [number, number];
   /** Largest acceptable difference (default and maximum 1e-4). */
   parityTolerance?: number;
+  /**
+   * A binary Keras classifier ends in one sigmoid unit p = P(second class). With this set, such an
+   * output becomes [1 − p, p] so it lines up with two labels like any other classifier.
+   */
+  twoClassFromSigmoid?: boolean;
 }
 
 export interface ExportResult {
@@ -75,9 +80,15 @@ export async function exportLayersModelToOnnx(model: tfTypes.LayersModel, opts: 
   const outs = convertContainer(ctx, model, [input]);
   const outputNames = outs.map((_, i) => (i === 0 ? baseOutput : `${baseOutput}_${i}`));
   const outputShapes = model.outputs.map((o) => toOnnxShape([...o.shape], layout));
+  const expandFirst = opts.twoClassFromSigmoid === true && outs[0]!.rank === 2 && outputShapes[0]![1] === 1;
   outs.forEach((v, i) => {
     // Outputs come back in the input's convention: tfjs order for NHWC, channels-first for NCHW.
-    const held = v.rank === 4 ? (layout === 'NCHW' ? ctx.nchw(v, model as unknown as tfTypes.layers.Layer) : ctx.plain(v)) : v;
+    let held = v.rank === 4 ? (layout === 'NCHW' ? ctx.nchw(v, model as unknown as tfTypes.layers.Layer) : ctx.plain(v)) : v;
+    if (i === 0 && expandFirst) {
+      const complement = ctx.op('Sub', [ctx.scalar(1, 'one'), held.name]);
+      held = { ...held, name: b.concat([complement, held.name], 1) };
+      outputShapes[0] = [outputShapes[0]![0]!, 2];
+    }
     b.output(held.name, symbolic(outputShapes[i]!), { as: outputNames[i]! });
   });
   const modelBytes = b.toBytes();
@@ -91,7 +102,7 @@ export async function exportLayersModelToOnnx(model: tfTypes.LayersModel, opts: 
   });
   const startsWithRescaling = firstLayer(model)?.getClassName() === 'Rescaling';
   const parityMaxAbsDiff = await measureParity(model, modelBytes, {
-    inputName, outputNames, tfjsInputShape: concrete, layout,
+    inputName, outputNames, tfjsInputShape: concrete, layout, twoClassFirstOutput: expandFirst,
     samples: opts.paritySamples ?? 3, range: opts.parityRange ?? (startsWithRescaling ? [0, 255] : [-1, 1]), seed: 1234,
   });
   if (!(parityMaxAbsDiff <= tolerance)) {

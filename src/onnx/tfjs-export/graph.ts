@@ -109,3 +109,21 @@ export function firstLayer(model: tfTypes.LayersModel): Layer | undefined {
   }
   return undefined;
 }
+
+/**
+ * The activation that produces the model's first output ('softmax', 'sigmoid', 'linear', …),
+ * skipping pass-through layers such as Dropout and looking into nested models.
+ */
+export function finalActivation(model: tfTypes.LayersModel): string {
+  let t = model.outputs[0]!;
+  for (let guard = 0; guard < 1000; guard++) {
+    const layer = t.sourceLayer as Layer;
+    if (isContainer(layer)) { t = layer.outputs[0]!; continue; }
+    const className = layer.getClassName();
+    if (CONVERTERS[className] === passThrough) { t = layer.inboundNodes[t.nodeIndex]!.inputTensors[0]!; continue; }
+    if (className === 'Softmax') return 'softmax';
+    const activation = (layer.getConfig() as LayerConfig).activation;
+    return typeof activation === 'string' ? activation : 'linear';
+  }
+  return 'linear';
+}

@@ -12,6 +12,8 @@ export interface ParityPlan {
   tfjsInputShape: number[];
   /** When 'NCHW', the ONNX input (and rank-4 outputs) are channels-first. */
   layout: 'NHWC' | 'NCHW';
+  /** The first ONNX output is [1 − p, p] for the tfjs sigmoid output p. */
+  twoClassFirstOutput?: boolean;
   samples: number;
   range: [number, number];
   seed: number;
@@ -70,7 +72,8 @@ export async function measureParity(model: tfTypes.LayersModel, modelBytes: Uint
       const results = await session.run({ [plan.inputName]: new ort.Tensor('float32', feedData, feedDims) });
       plan.outputNames.forEach((name, i) => {
         const want = expected[i]!;
-        const wantData = plan.layout === 'NCHW' && want.shape.length === 4 ? nhwcToNchw(want.data, want.shape) : want.data;
+        let wantData = plan.layout === 'NCHW' && want.shape.length === 4 ? nhwcToNchw(want.data, want.shape) : want.data;
+        if (i === 0 && plan.twoClassFirstOutput) wantData = Float32Array.from({ length: want.data.length * 2 }, (_, k) => (k % 2 === 0 ? 1 - want.data[k >> 1]! : want.data[k >> 1]!));
         worst = Math.max(worst, maxAbsDiff(results[name]!.data as Float32Array, wantData));
       });
     }
