@@ -1,10 +1,10 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { ModelError, errorMessage } from '../../errors.js';
 import type { ManifestInput } from '../../models/manifest.js';
 import { writeModelFolder, type ModelFolder } from '../../models/folder.js';
 import { exportLayersModelToOnnx, type ExportResult } from '../tfjs-export.js';
-import { finalActivation } from './graph.js';
+import { finalActivation, firstLayer } from './graph.js';
 import { loadLayersModelFromDir } from './model-dir.js';
 
 /**
@@ -12,8 +12,8 @@ import { loadLayersModelFromDir } from './model-dir.js';
  * `edgecam export` and `edgecam import-tm`.
  */
 
-/** Preprocessing without the size: the size always comes from the model's input. */
-export type PreprocessRecipe = Omit<ManifestInput['preprocess'], 'size'>;
+/** Preprocessing for the model's input size [height, width] (e.g. `(size) => presetPreprocess('keras', size)`). */
+export type PreprocessRecipe = (size: [number, number]) => ManifestInput['preprocess'];
 
 export interface TfjsFolderExport {
   /** Folder with model.json and weight files. */
@@ -30,6 +30,10 @@ export interface TfjsFolderExport {
   overwrite?: boolean;
   /** Spatial size for models whose input size is dynamic. */
   size?: [number, number];
+  /** Told what the loaded model looks like before the manifest is built. */
+  onModel?: (info: { startsWithRescaling: boolean; name: string }) => void;
+  /** More files for the model folder (e.g. the original metadata.json), by file name. */
+  extraFiles?: Record<string, Uint8Array | string>;
 }
 
 export interface TfjsFolderExportResult {
@@ -49,6 +53,15 @@ export async function labelsNextTo(dir: string): Promise<string[] | undefined> {
   } catch {
     return undefined;
   }
+}
+
+/** `--labels` value: a file with one label per line, or a comma-separated list. */
+export async function readLabelsOption(spec: string): Promise<string[]> {
+  const isFile = await stat(spec).then((s) => s.isFile(), () => false);
+  const text = isFile ? await readFile(spec, 'utf8') : spec.split(',').join('\n');
+  const labels = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0);
+  if (labels.length === 0) throw new ModelError('EXPORT_LABELS_MISSING', `--labels ${spec} holds no labels; pass a file with one label per line or a list like cat,dog`);
+  return labels;
 }
 
 /** A version string the manifest accepts, from the current time: 20250102T030405Z. */
@@ -80,6 +93,7 @@ export async function exportTfjsFolder(o: TfjsFolderExport): Promise<TfjsFolderE
     if (!twoClass && units !== labels.length) {
       throw new ModelError('EXPORT_LABEL_COUNT', `${labels.length} labels given (${labels.join(', ')}) but the model outputs ${String(units)} scores; give exactly ${String(units)} labels in output order`);
     }
+    o.onModel?.({ startsWithRescaling: firstLayer(model)?.getClassName() === 'Rescaling', name: model.name });
     const layout = o.layout ?? 'NHWC';
     const result = await exportLayersModelToOnnx(model, { layout, twoClassFromSigmoid: twoClass, ...(o.size ? { paritySize: o.size } : {}) });
     const now = new Date();
@@ -93,13 +107,14 @@ export async function exportTfjsFolder(o: TfjsFolderExport): Promise<TfjsFolderE
     const folder = await writeModelFolder(o.outDir, {
       modelBytes: result.modelBytes,
       overwrite: o.overwrite,
+      ...(o.extraFiles ? { extraFiles: o.extraFiles } : {}),
       manifest: {
         name: o.name ?? model.name,
         version: o.version ?? timestampVersion(now),
         created: now.toISOString(),
         labels,
         input,
-        preprocess: { ...o.preprocess, size },
+        preprocess: { ...o.preprocess(size), size },
         output: { name: result.outputName, kind },
         provenance: { source: modelDir, ...o.provenance },
         metrics: { exportParityMaxAbsDiff: result.parityMaxAbsDiff },
