@@ -55,7 +55,8 @@ function packageVersion(): string {
   }
 }
 
-async function buildDaemon(config: Config, logger: Logger, clock: Clock, cwd: string): Promise<Daemon> {
+/** The daemon with its real dependencies (ONNX Runtime, sharp, mqtt.js, the capture watchdog); tests use it too. */
+export async function createDaemon(config: Config, logger: Logger, clock: Clock = systemClock, cwd = process.cwd()): Promise<Daemon> {
   const [{ connectAsync }, capture, folder, engine, image] = await Promise.all([
     import('mqtt'), import('./capture/create.js'), import('./models/folder.js'), import('./inference/engine.js'), import('./preprocess/image.js'),
   ]);
@@ -92,7 +93,7 @@ export async function runDaemon(options: RunOptions): Promise<number> {
 
   let daemon: Daemon;
   try {
-    daemon = await buildDaemon(config, logger, clock, cwd);
+    daemon = await createDaemon(config, logger, clock, cwd);
     log.info({ config: file ?? '(none: defaults, environment, flags)' }, 'starting edgecam');
     await daemon.start();
   } catch (err) {
