@@ -37,10 +37,12 @@ export class FfmpegSource extends BaseSource {
   private stopping = false;
   private splitter: MjpegSplitter;
   private stderrTail = new StderrTail();
+  private readonly args: string[];
 
   constructor(private readonly deps: FfmpegSourceDeps, private readonly options: FfmpegSourceOptions) {
     super(deps);
     this.description = `ffmpeg:${maskCredentials(options.input)}`;
+    this.args = buildFfmpegArgs(options); // validates now, so a wrong spec fails at configuration time
     this.splitter = new MjpegSplitter({ maxFrameBytes: options.maxFrameBytes });
   }
 
@@ -57,7 +59,7 @@ export class FfmpegSource extends BaseSource {
 
   async start(): Promise<void> {
     if (this.child) return;
-    const args = buildFfmpegArgs(this.options);
+    const args = this.args;
     const command = this.options.ffmpegPath ?? 'ffmpeg';
     this.deps.logger.debug({ command, args: args.map(maskCredentials) }, 'starting ffmpeg');
     this.stopping = false;
