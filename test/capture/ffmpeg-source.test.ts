@@ -147,3 +147,27 @@ test('ffmpeg not installed: start() rejects with FFMPEG_NOT_FOUND and an install
   await assert.rejects(source.start(), (err: unknown) => err instanceof CaptureError && err.code === 'FFMPEG_NOT_FOUND' && /apt install ffmpeg/.test(err.message));
   await source.stop();
 });
+
+test('a camera sending only garbage is treated as stalled by the watchdog and restarted', { timeout: 20_000 }, async (t) => {
+  const statuses: CameraStatus[] = [];
+  const pids = new Set<number>();
+  const sources: FfmpegSource[] = [];
+  const watchdog = new Watchdog(deps(), () => {
+    const s = new FfmpegSource({ ...deps(), spawn: garbageSpawn() }, { input: lavfiInput() });
+    sources.push(s);
+    return s;
+  }, { stallTimeoutMs: 1000, backoffInitialMs: 100 });
+  t.after(() => watchdog.stop());
+  watchdog.on('status', (s) => statuses.push(s));
+  await watchdog.start();
+  const restarted = await waitFor(() => {
+    for (const s of sources) if (s.pid) pids.add(s.pid);
+    return watchdog.restarts >= 2;
+  }, 8000);
+  assert.ok(restarted, `statuses ${statuses.join(',')}`);
+  await watchdog.stop();
+  assert.deepEqual(statuses.slice(0, 5), ['starting', 'stalled', 'restarting', 'stalled', 'restarting']);
+  assert.equal(statuses.at(-1), 'offline');
+  assert.ok(pids.size >= 2, `saw pids ${[...pids].join(',')}`);
+  assert.ok(await waitFor(() => [...pids].every(isProcessGone), 3000), 'every garbage process ended and was reaped');
+});
