@@ -140,3 +140,15 @@ test('env names follow EDGECAM_<SECTION>_<KEY> and README-keys.md documents ever
   const doc = await readFile(join(here, '../../../src/config/README-keys.md'), 'utf8');
   assert.ok(doc.includes(configKeysMarkdown()), 'README-keys.md is stale: regenerate with `edgecam config keys`');
 });
+
+test('the flat decision section maps onto postprocess options (vote and ema)', async () => {
+  const { decisionOptionsOf } = await import('../../src/config/decision.js');
+  const vote = await loadConfig({ env: { EDGECAM_DECISION_WINDOW: '7', EDGECAM_DECISION_VOTES: '4', EDGECAM_DECISION_ENTER: '0.8', EDGECAM_DECISION_EXIT: '0.6' }, readText: files({}) });
+  assert.deepEqual(decisionOptionsOf(vote.config.decision), {
+    minConfidence: 0.5, thresholds: {}, smoothing: { method: 'vote', window: 7, required: 4 }, hysteresis: { enter: 0.8, exit: 0.6 }, minDwellMs: 1000,
+  });
+  const ema = await loadConfig({ env: { EDGECAM_DECISION_SMOOTHING: 'ema', EDGECAM_DECISION_EMA_ALPHA: '0.25' }, readText: files({}) });
+  assert.deepEqual(decisionOptionsOf(ema.config.decision).smoothing, { method: 'ema', alpha: 0.25 });
+  const bad = await configError(loadConfig({ env: { EDGECAM_DECISION_ENTER: '0.4', EDGECAM_DECISION_EXIT: '0.6' }, readText: files({}) }));
+  assert.match(bad.issues.join('\n'), /decision\.exit.*must be ≤ enter/);
+});
