@@ -150,3 +150,33 @@ test('a combined CNN (Rescaling, Conv-BN-ReLU-MaxPool ×2, Flatten, Dense, Dropo
   await assertExportParity(m, { parityRange: [0, 255] });
   await assertExportParity(m, { layout: 'NCHW', parityRange: [0, 255] });
 });
+
+/**
+ * Keras' MobileNetV2 structure (what Teachable Machine truncates): ZeroPadding2D + 'valid' stride-2
+ * convs, inverted residual blocks (expand 1×1 → depthwise → project 1×1, BN + ReLU6), skip Adds.
+ */
+function mobilenetV2Like(size: number, widths: number[]): tf.LayersModel {
+  const input = tf.input({ shape: [size, size, 3] });
+  const bnRelu6 = (x: tf.SymbolicTensor) => L.reLU({ maxValue: 6 }).apply(L.batchNormalization({ epsilon: 1e-3 }).apply(x)) as tf.SymbolicTensor;
+  let x = L.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(input) as tf.SymbolicTensor;
+  x = bnRelu6(L.conv2d({ filters: widths[0]!, kernelSize: 3, strides: 2, useBias: false }).apply(x) as tf.SymbolicTensor);
+  let channels = widths[0]!;
+  widths.slice(1).forEach((out, i) => {
+    const stride = i % 2 === 0 ? 2 : 1;
+    let y = bnRelu6(L.conv2d({ filters: channels * 6, kernelSize: 1, useBias: false }).apply(x) as tf.SymbolicTensor);
+    if (stride === 2) y = L.zeroPadding2d({ padding: [[0, 1], [0, 1]] }).apply(y) as tf.SymbolicTensor;
+    y = bnRelu6(L.depthwiseConv2d({ kernelSize: 3, strides: stride, padding: stride === 2 ? 'valid' : 'same', useBias: false }).apply(y) as tf.SymbolicTensor);
+    y = L.batchNormalization({ epsilon: 1e-3 }).apply(L.conv2d({ filters: out, kernelSize: 1, useBias: false }).apply(y)) as tf.SymbolicTensor;
+    x = stride === 1 && out === channels ? L.add().apply([x, y]) as tf.SymbolicTensor : y;
+    channels = out;
+  });
+  x = bnRelu6(L.conv2d({ filters: 64, kernelSize: 1, useBias: false }).apply(x) as tf.SymbolicTensor);
+  const trunk = tf.model({ inputs: input, outputs: x });
+  const full = tf.sequential({ layers: [trunk, L.globalAveragePooling2d({}), L.dense({ units: 4, activation: 'softmax' })] });
+  randomizeWeights(full, 17);
+  return full;
+}
+
+test('a MobileNetV2-like network (ZeroPadding + valid stride 2, inverted residuals with Add, ReLU6, BN), nested', async () => {
+  await assertExportParity(mobilenetV2Like(64, [8, 8, 8, 16, 16]));
+});

@@ -19,7 +19,7 @@ export const command: CommandModule<object, ImportTmArgs> = {
   handler: async (argv) => {
     const { importTeachableMachine } = await import('../../onnx/tfjs-export/teachable-machine.js');
     const { PARITY_TOLERANCE } = await import('../../onnx/tfjs-export.js');
-    process.stdout.write(`converting ${argv.dir} (checking ONNX Runtime against tfjs; a 224×224 MobileNet takes a few seconds)…\n`);
+    process.stdout.write(`converting ${argv.dir} (ONNX Runtime is checked against tfjs on random inputs; with the pure-JS tfjs backend a 224×224 MobileNet takes up to a minute)…\n`);
     const { folder, export: r } = await importTeachableMachine({
       dir: argv.dir, outDir: argv.out, overwrite: argv.force,
       ...(argv.name ? { name: argv.name } : {}),
