@@ -1,0 +1,59 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { startMosquitto } from '../fakes/mosquitto.js';
+import { makeMqtt, recorder, sleep } from './helpers.js';
+
+test('broker restarted mid-stream (no persistence): reconnect, then online and the retained state are republished', async () => {
+  const broker = await startMosquitto();
+  const mqtt = makeMqtt(broker.url, { baseTopic: 'rc' });
+  try {
+    await mqtt.start();
+    await mqtt.publishState('cat');
+    await mqtt.publishCameraStatus('online');
+    const reconnected = new Promise<void>((resolve) => mqtt.once('reconnected', () => resolve()));
+    // A broker without persistence forgets every retained message: only our republish can bring them back.
+    await broker.restart();
+    await reconnected;
+    const late = await recorder(broker.url, ['rc/status', 'rc/door/state', 'rc/door/camera']);
+    await late.waitForCount((m) => m.retain, 3, 'three retained messages');
+    assert.equal(late.on('rc/status')[0]?.text, 'online');
+    assert.equal(late.on('rc/door/state')[0]?.text, 'cat');
+    assert.equal(late.on('rc/door/camera')[0]?.text, 'online');
+    await late.end();
+  } finally {
+    await mqtt.stop();
+    await broker.stop();
+  }
+});
+
+test('broker killed mid-stream (with persistence): a clean:false subscriber gets every QoS 1 event produced during the outage', async () => {
+  const broker = await startMosquitto({ persistence: true });
+  const mqtt = makeMqtt(broker.url, { baseTopic: 'pers' });
+  const subscriber = await recorder(broker.url, ['pers/door/event'], { clientId: 'edgecam-test-persistent', clean: false });
+  try {
+    await mqtt.start();
+    const total = 60;
+    const sent: Promise<boolean>[] = [];
+    const emit = (i: number) => sent.push(mqtt.publishEvent({ from: 'none', to: `cat${i}`, confidence: 0.9, time: i }));
+    for (let i = 0; i < 20; i++) emit(i);
+    await subscriber.waitForCount((m) => m.topic === 'pers/door/event', 20, 'events before the outage');
+    await broker.kill();
+    // Produced while the broker is down: mqtt.js keeps QoS 1 publishes and sends them after reconnecting.
+    for (let i = 20; i < 40; i++) { emit(i); await sleep(10); }
+    assert.equal(mqtt.isConnected, false, 'the broker really was down while events 20-39 were produced');
+    await broker.restart();
+    for (let i = 40; i < total; i++) emit(i);
+    assert.deepEqual(new Set(await Promise.all(sent)), new Set([true]), 'every publish was acknowledged in the end');
+    // QoS 1 may deliver duplicates, so count distinct events, not messages.
+    const distinct = () => new Set(subscriber.on('pers/door/event').map((m) => (JSON.parse(m.text) as { to: string }).to));
+    await subscriber.waitFor(() => distinct().size >= total, 'all distinct events', 10_000).catch(() => undefined);
+    const received = distinct();
+    const missing = Array.from({ length: total }, (_, i) => `cat${i}`).filter((l) => !received.has(l));
+    assert.deepEqual(missing, [], 'no event lost (duplicates are allowed by QoS 1)');
+    assert.ok(mqtt.stats().reconnects >= 1);
+  } finally {
+    await subscriber.end();
+    await mqtt.stop();
+    await broker.stop();
+  }
+});
