@@ -8,7 +8,7 @@ interface ExportArgs {
   preset?: string;
   layout: 'NHWC' | 'NCHW';
   name?: string;
-  version?: string;
+  modelVersion?: string;
   size?: string;
   force: boolean;
 }
@@ -30,10 +30,12 @@ export const command: CommandModule<object, ExportArgs> = {
     .option('preset', { type: 'string', describe: 'Preprocessing preset: keras, keras-mobilenet, torchvision, teachable-machine (default: raw 0-255 pixels when the model starts with Rescaling, else keras)' })
     .option('layout', { choices: ['NHWC', 'NCHW'] as const, default: 'NHWC' as const, describe: 'Input layout of the ONNX model' })
     .option('name', { type: 'string', describe: 'Model name for the manifest (default: the tfjs model name)' })
-    .option('version', { type: 'string', describe: 'Model version (default: a UTC timestamp)' })
+    .option('model-version', { type: 'string', describe: 'Model version for the manifest (default: a UTC timestamp)' })
     .option('size', { type: 'string', describe: 'Input size HxW for models that accept any size, e.g. 224x224' })
     .option('force', { type: 'boolean', default: false, describe: 'Replace the output folder if it exists' }) as unknown as Argv<ExportArgs>,
   handler: async (argv) => {
+    // tfjs' "install tfjs-node" banner says nothing useful to someone exporting a model.
+    (await import('@tensorflow/tfjs')).env().set('PROD', true);
     const { ModelError } = await import('../../errors.js');
     const { presetPreprocess } = await import('../../models/presets.js');
     const { exportTfjsFolder, readLabelsOption } = await import('../../onnx/tfjs-export/to-folder.js');
@@ -54,7 +56,7 @@ export const command: CommandModule<object, ExportArgs> = {
       onModel: (info) => { rawPixels = info.startsWithRescaling; },
       layout: argv.layout,
       ...(argv.name ? { name: argv.name } : {}),
-      ...(argv.version ? { version: argv.version } : {}),
+      ...(argv.modelVersion ? { version: argv.modelVersion } : {}),
       ...(size ? { size } : {}),
       provenance: { command: `edgecam export ${process.argv.slice(3).join(' ')}`.trim() },
       overwrite: argv.force,

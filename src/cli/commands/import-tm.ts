@@ -17,6 +17,8 @@ export const command: CommandModule<object, ImportTmArgs> = {
     .option('name', { type: 'string', describe: 'Model name (default: metadata.json modelName)' })
     .option('force', { type: 'boolean', default: false, describe: 'Replace the output folder if it exists' }) as unknown as Argv<ImportTmArgs>,
   handler: async (argv) => {
+    // tfjs' "install tfjs-node" banner says nothing useful to someone importing a model.
+    (await import('@tensorflow/tfjs')).env().set('PROD', true);
     const { importTeachableMachine } = await import('../../onnx/tfjs-export/teachable-machine.js');
     const { PARITY_TOLERANCE } = await import('../../onnx/tfjs-export.js');
     process.stdout.write(`converting ${argv.dir} (ONNX Runtime is checked against tfjs on random inputs; with the pure-JS tfjs backend a 224×224 MobileNet takes up to a minute)…\n`);
