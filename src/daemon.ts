@@ -8,14 +8,15 @@ import type { Logger } from './logger.js';
 import type { PreprocessSpec } from './models/manifest.js';
 import { FramePipeline, type FrameResult } from './pipeline/runner.js';
 import { RateMeter } from './pipeline/stats.js';
-import { decisionOptionsSchema, initialDecisionState, stepDecision, type Decision, type DecisionOptions, type DecisionState } from './postprocess/decision.js';
+import { initialDecisionState, stepDecision, type Decision, type DecisionOptions, type DecisionState } from './postprocess/decision.js';
 import { HomeAssistantDiscovery } from './publish/discovery.js';
 import { EmbeddedBroker } from './publish/embedded-broker.js';
 import { EdgecamMqtt, type MqttConnect } from './publish/mqtt.js';
 import { RequestRouter } from './publish/requests.js';
 import { saveCapture } from './daemon/capture-writer.js';
 import { ModelReloader, type LoadedModel } from './daemon/model-reloader.js';
-import { registerDaemonRequests, type SetThresholdRequest } from './daemon/requests.js';
+import { applyThresholdChange, registerDaemonRequests, type SetThresholdRequest } from './daemon/requests.js';
+import { decisionLine, mqttOptionsOf } from './daemon/wiring.js';
 import { healthReport, metrics, statsPayload, type DaemonSnapshot } from './daemon/telemetry.js';
 import type { Clock, Component, Frame, Tensor } from './types.js';
 
@@ -110,7 +111,7 @@ export class Daemon implements Component {
       } else {
         this.brokerUrl = config.mqtt.url;
       }
-      this.mqtt = new EdgecamMqtt({ connect: deps.mqttConnect, logger: deps.logger, clock: deps.clock }, this.mqttOptions(this.brokerUrl));
+      this.mqtt = new EdgecamMqtt({ connect: deps.mqttConnect, logger: deps.logger, clock: deps.clock }, mqttOptionsOf(this.options.config.mqtt, this.brokerUrl));
       await this.startStep({ name: 'mqtt', essential: true, component: this.mqtt });
       this.model.on('swapped', (_classifier, info) => this.onModelSwapped(info));
       await this.startStep({ name: 'model', essential: true, component: this.model });
@@ -216,19 +217,6 @@ export class Daemon implements Component {
     }
   }
 
-  private mqttOptions(url: string): ConstructorParameters<typeof EdgecamMqtt>[1] {
-    const m = this.options.config.mqtt;
-    const qos = m.qos;
-    return {
-      url, baseTopic: m.baseTopic, cameraId: m.cameraId,
-      ...(m.clientId ? { clientId: m.clientId } : {}),
-      ...(m.username !== undefined ? { username: m.username } : {}),
-      ...(m.password !== undefined ? { password: m.password } : {}),
-      tls: m.tls,
-      qos: { status: qos, state: qos, event: qos, camera: qos, discovery: qos, response: qos },
-    };
-  }
-
   private async swapClassifier(next: Classifier): Promise<Classifier> {
     if (this.pipeline) return this.pipeline.swapClassifier(next);
     return this.model.current ?? next;
@@ -279,10 +267,7 @@ export class Daemon implements Component {
   }
 
   private printDecision(r: FrameResult, d: Decision): void {
-    const time = new Date(r.frame.timestamp).toISOString().slice(11, 23);
-    const origin = r.frame.origin ? ` ${r.frame.origin.split('/').pop()}` : '';
-    const change = d.changed ? `  → state ${d.previous} ⇒ ${d.stableLabel}` : `  (state ${d.stableLabel})`;
-    (this.deps.print ?? ((line) => process.stdout.write(line + '\n')))(`${time} ${this.options.config.mqtt.cameraId}${origin}: ${d.label} ${(d.confidence * 100).toFixed(1)}% in ${r.totalMs.toFixed(1)} ms${change}`);
+    (this.deps.print ?? ((line) => process.stdout.write(line + '\n')))(decisionLine(this.options.config.mqtt.cameraId, r, d));
   }
 
   private async publishStats(): Promise<void> {
@@ -315,19 +300,8 @@ export class Daemon implements Component {
   }
 
   private setThreshold(r: SetThresholdRequest): Record<string, unknown> {
-    const o = this.decisionOptions;
-    const thresholds = { ...o.thresholds };
-    if (r.label !== undefined) {
-      if (r.threshold === null || r.threshold === undefined) delete thresholds[r.label];
-      else thresholds[r.label] = r.threshold;
-    }
-    const parsed = decisionOptionsSchema.safeParse({
-      ...o, thresholds, minConfidence: r.minConfidence ?? o.minConfidence, minDwellMs: r.minDwellMs ?? o.minDwellMs,
-      hysteresis: { enter: r.enter ?? o.hysteresis.enter, exit: r.exit ?? o.hysteresis.exit },
-    });
-    if (!parsed.success) throw new EdgecamError('REQUEST_INVALID', `Rejected: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
-    this.decisionOptions = parsed.data;
-    this.log.info({ decision: parsed.data }, 'decision thresholds changed (until restart)');
-    return { decision: parsed.data };
+    this.decisionOptions = applyThresholdChange(this.decisionOptions, r);
+    this.log.info({ decision: this.decisionOptions }, 'decision thresholds changed (until restart)');
+    return { decision: this.decisionOptions };
   }
 }

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { EdgecamError } from '../errors.js';
+import { decisionOptionsSchema, type DecisionOptions } from '../postprocess/decision.js';
 import type { RequestRouter } from '../publish/requests.js';
 
 /** What the request handlers may ask of the daemon. */
@@ -40,4 +42,19 @@ export function registerDaemonRequests(router: RequestRouter, control: DaemonCon
   router.register('capture', z.object({ label: z.string().min(1).max(100).optional() }).strict(), (r) => control.capture(r));
   router.register('reload-model', z.object({ dir: z.string().min(1).optional() }).strict(), (r) => control.reloadModel(r));
   router.register('set-threshold', setThresholdSchema, async (r) => control.setThreshold(r));
+}
+
+/** The decision options after a set-threshold request; rejects combinations the decision schema refuses (exit > enter). */
+export function applyThresholdChange(o: DecisionOptions, r: SetThresholdRequest): DecisionOptions {
+  const thresholds = { ...o.thresholds };
+  if (r.label !== undefined) {
+    if (r.threshold === null || r.threshold === undefined) delete thresholds[r.label];
+    else thresholds[r.label] = r.threshold;
+  }
+  const parsed = decisionOptionsSchema.safeParse({
+    ...o, thresholds, minConfidence: r.minConfidence ?? o.minConfidence, minDwellMs: r.minDwellMs ?? o.minDwellMs,
+    hysteresis: { enter: r.enter ?? o.hysteresis.enter, exit: r.exit ?? o.hysteresis.exit },
+  });
+  if (!parsed.success) throw new EdgecamError('REQUEST_INVALID', `Rejected: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  return parsed.data;
 }

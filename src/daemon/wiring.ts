@@ -1,0 +1,24 @@
+import type { Config } from '../config/schema.js';
+import type { FrameResult } from '../pipeline/runner.js';
+import type { Decision } from '../postprocess/decision.js';
+import type { EdgecamMqttOptions } from '../publish/mqtt.js';
+
+/** One console line per classified frame: `12:00:01.250 door dog.jpg: cat 93.1% in 12.3 ms  (state cat)` (UTC). */
+export function decisionLine(cameraId: string, r: FrameResult, d: Decision): string {
+  const time = new Date(r.frame.timestamp).toISOString().slice(11, 23);
+  const origin = r.frame.origin ? ` ${r.frame.origin.split('/').pop()}` : '';
+  const change = d.changed ? `  → state ${d.previous} ⇒ ${d.stableLabel}` : `  (state ${d.stableLabel})`;
+  return `${time} ${cameraId}${origin}: ${d.label} ${(d.confidence * 100).toFixed(1)}% in ${r.totalMs.toFixed(1)} ms${change}`;
+}
+
+/** The MQTT connection options from the config: one QoS for everything that must arrive (state, events, responses). */
+export function mqttOptionsOf(m: Config['mqtt'], url: string): EdgecamMqttOptions {
+  const qos = m.qos;
+  return {
+    url, baseTopic: m.baseTopic, cameraId: m.cameraId, tls: m.tls,
+    ...(m.clientId ? { clientId: m.clientId } : {}),
+    ...(m.username !== undefined ? { username: m.username } : {}),
+    ...(m.password !== undefined ? { password: m.password } : {}),
+    qos: { status: qos, state: qos, event: qos, camera: qos, discovery: qos, response: qos },
+  };
+}
