@@ -74,6 +74,17 @@ describe('errors', () => {
     const model = seq([L.maxPooling2d({ inputShape: [3, 4, 4], poolSize: 2, dataFormat: 'channelsFirst', name: 'cf_pool' })]);
     await assert.rejects(exportLayersModelToOnnx(model), /"cf_pool" \(MaxPooling2D\) uses dataFormat "channelsFirst"/);
   });
+  test('a layer that computes something else than its class says is caught by the parity check (EXPORT_PARITY)', async () => {
+    // Calls itself Dropout (exported as the identity) but doubles its input.
+    class Doubler extends tf.layers.Layer {
+      static className = 'Dropout';
+      override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+        return tf.mul(Array.isArray(inputs) ? inputs[0]! : inputs, 2);
+      }
+    }
+    const model = seq([L.dense({ inputShape: [4], units: 3 }), new Doubler({ name: 'liar' })]);
+    await assert.rejects(exportLayersModelToOnnx(model), (e: unknown) => e instanceof ModelError && e.code === 'EXPORT_PARITY' && /differs from tfjs by \d/.test(e.message));
+  });
   test('a model with a dynamic input size needs paritySize', async () => {
     const model = seq([L.conv2d({ inputShape: [null, null, 3] as unknown as number[], filters: 2, kernelSize: 3 }), L.globalAveragePooling2d({})]);
     await assert.rejects(exportLayersModelToOnnx(model), (e: unknown) => e instanceof ModelError && e.code === 'EXPORT_DYNAMIC_SIZE');
