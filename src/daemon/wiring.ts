@@ -16,6 +16,9 @@ export function mqttOptionsOf(m: Config['mqtt'], url: string): EdgecamMqttOption
   const qos = m.qos;
   return {
     url, baseTopic: m.baseTopic, cameraId: m.cameraId, tls: m.tls,
+    // Backoff capped at 4 s: a broker that comes back is used within 5 s (issue 7), however long it was gone.
+    // With the 30 s default, an 8 s outage left the daemon offline 7 s after the broker was back (test/faults).
+    reconnect: { maxMs: 4000 },
     ...(m.clientId ? { clientId: m.clientId } : {}),
     ...(m.username !== undefined ? { username: m.username } : {}),
     ...(m.password !== undefined ? { password: m.password } : {}),
