@@ -3,6 +3,9 @@ import type { Config } from './config/schema.js';
 import { decisionOptionsOf } from './config/decision.js';
 import { EdgecamError, errorMessage } from './errors.js';
 import { HttpServer } from './http/server.js';
+import { createWebUi, storeRootOf } from './http/api.js';
+import type { LiveState } from './http/api-live.js';
+import { ModelStore } from './models/store.js';
 import type { Classifier } from './inference/types.js';
 import type { Logger } from './logger.js';
 import type { PreprocessSpec } from './models/manifest.js';
@@ -67,6 +70,7 @@ export class Daemon implements Component {
   private decisionState: DecisionState = initialDecisionState();
   private lastDecision: (Decision & { frameTime: number }) | undefined;
   private lastFrame: Frame | undefined;
+  private lastResult: FrameResult | undefined;
   private lastFrameAt: number | undefined;
   private statePublished = false;
   private startedAt = 0;
@@ -139,7 +143,10 @@ export class Daemon implements Component {
       this.camera.on('error', (err) => this.log.debug({ err: errorMessage(err) }, 'camera error (the watchdog restarts it)'));
       await this.startStep({ name: 'camera', essential: true, component: this.camera });
       if (config.http.enabled) {
-        this.http = new HttpServer({ logger: deps.logger.child({ component: 'http' }), health: () => healthReport(this.snapshot()), metrics: () => metrics(this.snapshot()) }, config.http);
+        this.http = new HttpServer({
+          logger: deps.logger.child({ component: 'http' }), health: () => healthReport(this.snapshot()), metrics: () => metrics(this.snapshot()),
+          extensions: config.http.ui ? [this.webUi()] : [],
+        }, config.http);
         await this.startStep({ name: 'http', essential: false, component: this.http });
       }
       this.fps.sample(0, deps.clock.now());
@@ -203,6 +210,24 @@ export class Daemon implements Component {
     };
   }
 
+  /** What the web page's live view shows: the newest frame, the last classification and the smoothing state. */
+  live(): LiveState {
+    const r = this.lastResult;
+    return {
+      frame: this.lastFrame,
+      result: r ? { frameSeq: r.frame.seq, frameTime: r.frame.timestamp, scores: r.classification.scores, totalMs: r.totalMs } : undefined,
+      decision: this.lastDecision, decisionState: this.decisionState, decisionOptions: this.decisionOptions,
+    };
+  }
+
+  private webUi(): ReturnType<typeof createWebUi> {
+    const root = storeRootOf(this.options.modelDir);
+    return createWebUi({
+      logger: this.deps.logger.child({ component: 'web' }), daemon: this,
+      store: root ? new ModelStore({ logger: this.deps.logger.child({ component: 'store' }) }, root) : undefined,
+    }, { auth: this.options.config.http.auth, dataDir: this.options.config.collect.dir });
+  }
+
   private async startStep(step: Step): Promise<void> {
     try {
       await step.component.start();
@@ -248,6 +273,7 @@ export class Daemon implements Component {
     const { state, decision } = stepDecision(this.decisionState, r.classification.scores, r.frame.timestamp, this.decisionOptions);
     this.decisionState = state;
     this.lastDecision = { ...decision, frameTime: r.frame.timestamp };
+    this.lastResult = r;
     const m = r.classifier.manifest;
     const scores = Object.fromEntries(r.classification.scores.labels.map((l, i) => [l, Number(r.classification.scores.probabilities[i].toFixed(4))]));
     void mqtt.publishClassification({

@@ -78,6 +78,9 @@ export const httpSchema = z.object({
   enabled: z.boolean().default(true).describe('Serve /healthz and /metrics'),
   host: z.string().min(1).default('127.0.0.1').describe('Address to listen on (0.0.0.0 for the whole network)'),
   port: port.default(8765).describe('Port to listen on (0: any free port)'),
+  ui: z.boolean().default(true).describe('Serve the web page (live view, labelling, models) at / with its /api'),
+  auth: z.string().min(8, { message: 'must be at least 8 characters (it guards labelling and model switching)' }).optional()
+    .describe('Password or token for the web page (HTTP Basic password or Bearer token); unset: the page answers only requests from this machine'),
 }).strict();
 
 export const collectSchema = z.object({
@@ -107,4 +110,4 @@ export type Config = z.output<typeof configSchema>;
 export type ConfigInput = z.input<typeof configSchema>;
 
 /** Keys whose values never leave the process in clear (config print, logs, status responses). */
-export const SECRET_KEYS: readonly string[] = ['mqtt.password', 'mqtt.tls.key'];
+export const SECRET_KEYS: readonly string[] = ['mqtt.password', 'mqtt.tls.key', 'http.auth'];

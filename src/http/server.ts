@@ -13,10 +13,17 @@ export interface HealthReport {
   [detail: string]: unknown;
 }
 
+/**
+ * Extra routes mounted on the same server (the web page and its /api, src/http/api.ts). Returns true when it took
+ * the request (and answers it itself, catching its own errors); false lets the built-in routes answer.
+ */
+export type HttpExtension = (req: IncomingMessage, res: ServerResponse, path: string) => boolean;
+
 export interface HttpDeps {
   logger: Logger;
   health: () => HealthReport;
   metrics: () => Metric[];
+  extensions?: HttpExtension[];
 }
 
 export interface HttpOptions {
@@ -67,6 +74,7 @@ export class HttpServer implements Component {
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     try {
+      if (this.deps.extensions?.some((extension) => extension(req, res, path))) return;
       if (req.method !== 'GET' && req.method !== 'HEAD') {
         this.send(res, 405, 'application/json', JSON.stringify({ error: 'only GET is supported' }), { allow: 'GET, HEAD' });
       } else if (path === '/healthz') {
