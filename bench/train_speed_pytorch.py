@@ -30,13 +30,21 @@ def main() -> None:
     parser.add_argument('--warmup-epochs', type=int, default=1)
     parser.add_argument('--epochs', type=int, default=3)
     parser.add_argument('--threads', type=int, default=2)
+    parser.add_argument('--data-dir', help='images.f32 (N,H,W,3 float32) and labels.i32 written by the edgecam half')
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    # Synthetic two-class data like the edgecam side: class 1 images are brighter.
-    labels = torch.randint(0, 2, (args.samples,))
-    images = torch.rand(args.samples, 3, args.size, args.size) * 0.5 + labels.view(-1, 1, 1, 1) * 0.5
+    if args.data_dir:
+        # The very images the edgecam half trained on, NHWC on disk, NCHW for PyTorch.
+        import numpy as np
+        nhwc = np.fromfile(f'{args.data_dir}/images.f32', dtype=np.float32)
+        images = torch.from_numpy(nhwc.reshape(args.samples, args.size, args.size, 3)).permute(0, 3, 1, 2).contiguous()
+        labels = torch.from_numpy(np.fromfile(f'{args.data_dir}/labels.i32', dtype=np.int32).astype(np.int64))
+    else:
+        # Same recipe as the edgecam half: class 1 images are brighter.
+        labels = torch.randint(0, 2, (args.samples,))
+        images = torch.rand(args.samples, 3, args.size, args.size) * 0.5 + labels.view(-1, 1, 1, 1) * 0.5
     model = build_model(args.size)
     # CrossEntropyLoss on logits == softmax + categorical cross-entropy on the tfjs side.
     loss_fn = nn.CrossEntropyLoss()
