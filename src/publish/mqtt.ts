@@ -237,6 +237,9 @@ export class EdgecamMqtt extends EventEmitter<{ reconnected: []; connectionLost:
       reconnectPeriod: o.reconnect?.initialMs ?? 1000,
       // Per-frame messages must not pile up in memory during a long outage; QoS ≥ 1 still queues.
       queueQoSZero: false,
+      // A broker that refuses us later (ACL reload, restart with a half-written password file) is retried with
+      // backoff instead of leaving a daemon that runs for months silently disconnected. start() still fails fast.
+      reconnectOnConnackError: true,
       will: { topic: this.topic(STATUS_TOPIC), payload: Buffer.from(OFFLINE), qos: this.qos.status, retain: true },
     };
     if (o.username !== undefined) options.username = o.username;

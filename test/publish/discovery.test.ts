@@ -5,7 +5,7 @@ import { buildDiscoveryMessages, discoveryNodeId, HomeAssistantDiscovery, type D
 import type { EdgecamMqtt } from '../../src/publish/mqtt.js';
 import { systemClock } from '../../src/types.js';
 import { startMosquitto, type MosquittoBroker } from '../fakes/mosquitto.js';
-import { makeMqtt, recorder } from './helpers.js';
+import { makeMqtt, recorder, nextEvent } from './helpers.js';
 
 const ctx = {
   prefix: 'homeassistant', baseTopic: 'edgecam', cameraId: 'door', classes: ['cat', 'dog', 'none'],
@@ -159,7 +159,7 @@ test('discovery is re-published after the broker restarts without persistence', 
     await mqtt.start();
     const d = discovery(mqtt, { classes: ['fox'] });
     await d.start();
-    const reconnected = new Promise<void>((resolve) => mqtt.once('reconnected', () => resolve()));
+    const reconnected = nextEvent(mqtt, 'reconnected');
     await own.restart();
     await reconnected;
     const ha = await recorder(own.url, ['homeassistant/+/edgecam_yard/+/config']);

@@ -67,3 +67,11 @@ export function makeMqtt(url: string, options: Partial<EdgecamMqttOptions> = {},
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves when `emitter` emits `event`; rejects after timeoutMs so a test cannot hang or silently stop. */
+export function nextEvent(emitter: { once(event: string, fn: () => void): unknown }, event: string, timeoutMs = 10_000): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no '${event}' within ${timeoutMs} ms`)), timeoutMs);
+    emitter.once(event, () => { clearTimeout(timer); resolve(); });
+  });
+}

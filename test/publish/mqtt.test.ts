@@ -2,7 +2,7 @@ import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import { startMosquitto, type MosquittoBroker } from '../fakes/mosquitto.js';
-import { makeMqtt, recorder } from './helpers.js';
+import { makeMqtt, recorder, nextEvent } from './helpers.js';
 
 let broker: MosquittoBroker;
 before(async () => { broker = await startMosquitto(); });
@@ -82,7 +82,7 @@ test('abrupt client death: the broker publishes the last will (offline); the cli
   await mqtt.publishState('cat');
   const sub = await recorder(broker.url, ['lwt/status', 'lwt/door/state']);
   await sub.waitFor((m) => m.topic === 'lwt/status' && m.text === 'online', 'initial online');
-  const reconnected = new Promise<void>((resolve) => mqtt.once('reconnected', () => resolve()));
+  const reconnected = nextEvent(mqtt, 'reconnected');
   // Kill the TCP connection without a DISCONNECT packet, as a crash or a pulled cable would.
   const stream = (mqtt as unknown as { client: { stream: Socket } }).client.stream;
   stream.destroy();

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import type { MqttClient } from 'mqtt';
 import { startMosquitto } from '../fakes/mosquitto.js';
-import { makeMqtt, recorder, sleep } from './helpers.js';
+import { makeMqtt, recorder, sleep, nextEvent } from './helpers.js';
 
 test('broker restarted mid-stream (no persistence): reconnect, then online and the retained state are republished', async () => {
   const broker = await startMosquitto();
@@ -10,7 +11,7 @@ test('broker restarted mid-stream (no persistence): reconnect, then online and t
     await mqtt.start();
     await mqtt.publishState('cat');
     await mqtt.publishCameraStatus('online');
-    const reconnected = new Promise<void>((resolve) => mqtt.once('reconnected', () => resolve()));
+    const reconnected = nextEvent(mqtt, 'reconnected');
     // A broker without persistence forgets every retained message: only our republish can bring them back.
     await broker.restart();
     await reconnected;
@@ -53,6 +54,28 @@ test('broker killed mid-stream (with persistence): a clean:false subscriber gets
     assert.ok(mqtt.stats().reconnects >= 1);
   } finally {
     await subscriber.end();
+    await mqtt.stop();
+    await broker.stop();
+  }
+});
+
+test('reconnect delay grows by the backoff factor while the broker is down, up to the cap, and resets after reconnecting', async () => {
+  const broker = await startMosquitto();
+  const mqtt = makeMqtt(broker.url, { baseTopic: 'bo', reconnect: { initialMs: 50, maxMs: 400, factor: 2 } });
+  try {
+    await mqtt.start();
+    const client = (mqtt as unknown as { client: MqttClient }).client;
+    const delays: number[] = [];
+    // Registered after EdgecamMqtt's own listener, so it sees the delay chosen for the next attempt.
+    client.on('reconnect', () => delays.push(client.options.reconnectPeriod ?? -1));
+    await broker.kill();
+    for (let i = 0; i < 300 && delays.length < 5; i++) await sleep(20);
+    assert.deepEqual(delays.slice(0, 5), [100, 200, 400, 400, 400]);
+    const reconnected = nextEvent(mqtt, 'reconnected');
+    await broker.restart();
+    await reconnected;
+    assert.equal(client.options.reconnectPeriod, 50);
+  } finally {
     await mqtt.stop();
     await broker.stop();
   }

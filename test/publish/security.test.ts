@@ -1,11 +1,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { createLogger } from '../../src/logger.js';
 import { MqttError, classifyMqttError, loadTlsMaterial, redactUrl } from '../../src/publish/mqtt-errors.js';
 import { startMosquitto, type MosquittoBroker } from '../fakes/mosquitto.js';
-import { makeMqtt, recorder } from './helpers.js';
+import { makeMqtt, recorder, sleep, nextEvent } from './helpers.js';
+
+const execFileAsync = promisify(execFile);
 
 const USER = 'edgecam';
 const PASSWORD = 'S3cret-pa55word';
@@ -78,4 +83,28 @@ test('nothing listening: MQTT_UNREACHABLE; URL passwords are masked', async () =
   assert.equal(classifyMqttError(refused, 'mqtt://127.0.0.1:1').code, 'MQTT_UNREACHABLE');
   const mqtt = makeMqtt('mqtt://u:hunter2@127.0.0.1:1');
   await assert.rejects(mqtt.start(), (err: unknown) => err instanceof MqttError && err.code === 'MQTT_UNREACHABLE' && !err.message.includes('hunter2'));
+});
+
+test('refused after running (password changed on the broker): logged as MQTT_AUTH, retried, and recovers when fixed', async () => {
+  const own = await startMosquitto({ auth: { username: USER, password: PASSWORD } });
+  const { logger, text } = capturingLogger();
+  const mqtt = makeMqtt(own.url, { baseTopic: 'rot', username: USER, password: PASSWORD, reconnect: { initialMs: 50, maxMs: 200 } }, logger);
+  const passwd = (pw: string) => execFileAsync('mosquitto_passwd', ['-b', path.join(own.dir, 'passwords'), USER, pw]);
+  try {
+    await mqtt.start();
+    await passwd('rotated-password');
+    await own.restart();
+    for (let i = 0; i < 250 && !text().includes('MQTT_AUTH'); i++) await sleep(20);
+    assert.match(text(), /"code":"MQTT_AUTH"/);
+    assert.equal(mqtt.isConnected, false);
+    const reconnected = nextEvent(mqtt, 'reconnected');
+    await passwd(PASSWORD);
+    await own.restart();
+    await reconnected;
+    assert.equal(mqtt.isConnected, true);
+    assert.ok(!text().includes(PASSWORD) && !text().includes('rotated-password'));
+  } finally {
+    await mqtt.stop();
+    await own.stop();
+  }
 });
