@@ -43,6 +43,11 @@ export async function labelFramesPayload(dataDir: string, modelLabels: string[],
   return { classes, labelledCounts: counts, unlabelled: cards.length, frames: cards.slice(0, limit) };
 }
 
+/** GET /api/label/count: how many frames wait for a label (names only, no sidecars read: the header polls it). */
+export async function unlabelledCount(dataDir: string): Promise<{ unlabelled: number }> {
+  return { unlabelled: (await listFrames(dataDir)).filter((f) => !f.label).length };
+}
+
 function checkId(id: unknown): string {
   if (typeof id !== 'string' || !isFrameId(id)) throw new ApiError(400, 'API_BAD_FRAME_ID', `"${String(id).slice(0, 60)}" is not a frame id`);
   return id;

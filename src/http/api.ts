@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { ModelStore } from '../models/store.js';
 import { checkAccess, checkChangeRequest, type AccessDecision } from './api-auth.js';
 import { readJsonBody, sendBytes, sendJson, statusOf } from './api-http.js';
-import { labelFrames, labelFramesPayload, undoLabel, unlabelledImage } from './api-label.js';
+import { labelFrames, labelFramesPayload, undoLabel, unlabelledCount, unlabelledImage } from './api-label.js';
 import { FpsMeter, livePayload, sendLatestFrame, type LiveDaemon } from './api-live.js';
 import { activateVersion, modelsPayload, rollbackVersion, startFinetune, type FinetuneControl, type ModelsBackend } from './api-models.js';
 import { StaticFiles } from './api-static.js';
@@ -18,6 +18,7 @@ import type { HttpExtension } from './server.js';
  *   GET  /api/live               stable label, scores, smoothing state, model, fps, latency, drops
  *   GET  /api/frame              the newest camera frame (ETag = frame id; the page polls it at ≤ 2.5 fps)
  *   GET  /api/label/frames       unlabelled frames, most uncertain first, and the classes
+ *   GET  /api/label/count        how many frames wait for a label
  *   GET  /api/label/image/<id>   one unlabelled frame's image
  *   POST /api/label              {ids, label}: label frames (setLabels, as `edgecam label set`)
  *   POST /api/label/undo         {id, label|null}: put a frame back
@@ -84,6 +85,7 @@ export function createWebUi(deps: WebUiDeps, options: WebUiOptions): HttpExtensi
     }),
     '/api/frame': async (req, res) => sendLatestFrame(req, res, deps.daemon.live().frame),
     '/api/label/frames': json(() => labelFramesPayload(options.dataDir, deps.daemon.snapshot().model?.labels ?? [], options.labelPageSize ?? 120)),
+    '/api/label/count': json(() => unlabelledCount(options.dataDir)),
     '/api/label/image/': async (_req, res, rest) => {
       const img = await unlabelledImage(options.dataDir, decodeURIComponent(rest));
       sendBytes(res, img.type, img.data, { 'cache-control': 'private, max-age=3600' });
