@@ -1,4 +1,5 @@
 import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { EdgecamError } from '../errors.js';
 import type { Frame } from '../types.js';
@@ -56,9 +57,12 @@ export async function saveCapture(dir: string, frame: Frame, sidecar: Record<str
   const base = join(folder, `${stamp}-${frame.seq}`);
   const image = `${base}.${imageExtension(frame.data)}`;
   const meta = `${base}.json`;
-  await writeFile(`${image}.tmp`, frame.data);
-  await writeFile(`${meta}.tmp`, JSON.stringify({ ...sidecar, file: image, frameTime: new Date(frame.timestamp).toISOString(), seq: frame.seq, origin: frame.origin, bytes: frame.data.length }, null, 2) + '\n');
-  await rename(`${image}.tmp`, image);
-  await rename(`${meta}.tmp`, meta);
+  // Temporary names unique per call: two captures of the same frame at once (a double-clicked button, a retried
+  // request) each rename their own file, where a shared `.tmp` made the second rename fail with ENOENT (test/faults).
+  const tmp = `.${randomBytes(4).toString('hex')}.tmp`;
+  await writeFile(`${image}${tmp}`, frame.data);
+  await writeFile(`${meta}${tmp}`, JSON.stringify({ ...sidecar, file: image, frameTime: new Date(frame.timestamp).toISOString(), seq: frame.seq, origin: frame.origin, bytes: frame.data.length }, null, 2) + '\n');
+  await rename(`${image}${tmp}`, image);
+  await rename(`${meta}${tmp}`, meta);
   return { image, sidecar: meta, bytes: frame.data.length };
 }
