@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import type { Argv, CommandModule } from 'yargs';
 
 const NO_CAMERA_HINTS = [
@@ -10,12 +11,22 @@ const NO_CAMERA_HINTS = [
 ];
 
 interface GrabArgs {
-  source: string;
+  config?: string;
+  source?: string;
   out: string;
   timeout: number;
   fps?: number;
   width?: number;
   height?: number;
+}
+
+/**
+ * The source to grab from: --source, else a configured camera.source (not the folder:samples demo default, which is
+ * no camera), else the first V4L2 device. Relative folders are taken from the working directory.
+ */
+export function grabSpec(flag: string | undefined, configured: string | undefined, cwd = process.cwd()): string {
+  const spec = flag ?? configured ?? 'ffmpeg:/dev/video0';
+  return spec.startsWith('folder:') ? `folder:${resolve(cwd, spec.slice('folder:'.length))}` : spec;
 }
 
 const list: CommandModule<object, { json: boolean }> = {
@@ -44,13 +55,16 @@ const grab: CommandModule<object, GrabArgs> = {
   command: 'grab',
   describe: 'Save one frame from a camera to a JPEG file',
   builder: (y: Argv) => y
-    .option('source', { type: 'string', default: process.env.EDGECAM_SOURCE ?? 'ffmpeg:/dev/video0',
-      describe: 'folder:<dir> | ffmpeg:<input> | webcam:/dev/videoN | snapshot:<url> (default $EDGECAM_SOURCE or ffmpeg:/dev/video0)' })
+    .option('config', { type: 'string', alias: 'c', describe: 'YAML config file whose camera section to use (default: edgecam.yaml if present; env EDGECAM_CONFIG)' })
+    .option('source', { type: 'string',
+      describe: 'folder:<dir> | ffmpeg:<input> | webcam:/dev/videoN | snapshot:<url> (default: camera.source from the config file or EDGECAM_CAMERA_SOURCE, else ffmpeg:/dev/video0)' })
     .option('out', { type: 'string', demandOption: true, describe: 'Where to write the frame' })
     .option('timeout', { type: 'number', default: 10000, describe: 'Give up after this many ms without a frame' })
-    .option('fps', { type: 'number', describe: 'Rate to open the camera at' })
-    .option('width', { type: 'number', describe: 'Frame width' })
-    .option('height', { type: 'number', describe: 'Frame height' }) as unknown as Argv<GrabArgs>,
+    .option('fps', { type: 'number', describe: 'Rate to open the camera at (default: camera.fps)' })
+    .option('width', { type: 'number', describe: 'Frame width (default: camera.width)' })
+    .option('height', { type: 'number', describe: 'Frame height (default: camera.height)' })
+    .example('$0 camera grab --out frame.jpg', 'the camera the daemon is configured with (edgecam.yaml / EDGECAM_CAMERA_SOURCE)')
+    .example('$0 camera grab --source ffmpeg:rtsp://192.168.1.20/stream --out frame.jpg', 'try a camera before configuring it') as unknown as Argv<GrabArgs>,
   handler: async (argv) => {
     const { writeFile } = await import('node:fs/promises');
     const { createCaptureSource } = await import('../../capture/create.js');
@@ -58,8 +72,14 @@ const grab: CommandModule<object, GrabArgs> = {
     const { createLogger } = await import('../../logger.js');
     const { systemClock } = await import('../../types.js');
     const { EdgecamError, errorMessage } = await import('../../errors.js');
+    const { loadConfig } = await import('../../config/load.js');
+    // The same camera section `edgecam run` reads (file < EDGECAM_* env), so a grab shows what the daemon will see.
+    const loaded = await loadConfig({ ...(argv.config ? { file: argv.config } : {}), env: process.env });
+    for (const w of loaded.warnings) process.stderr.write(`warning: ${w}\n`);
+    const cam = loaded.config.camera;
     const logger = createLogger({ level: process.env.EDGECAM_LOG_LEVEL ?? 'error', pretty: false, destination: process.stderr });
-    const source = createCaptureSource({ logger, clock: systemClock }, argv.source, { fps: argv.fps, width: argv.width, height: argv.height, loop: false });
+    const source = createCaptureSource({ logger, clock: systemClock }, grabSpec(argv.source, loaded.origins['camera.source'] ? cam.source : undefined),
+      { fps: argv.fps ?? cam.fps, width: argv.width ?? cam.width, height: argv.height ?? cam.height, loop: false });
     const frame = await grabFrame(source, systemClock, argv.timeout);
     try {
       await writeFile(argv.out, frame.data);
