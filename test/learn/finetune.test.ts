@@ -1,0 +1,86 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { listFrames } from '../../src/collect/frames.js';
+import { finetune, gate } from '../../src/learn/finetune.js';
+import { finetuneSplit, isHeldOut } from '../../src/learn/finetune-data.js';
+import { finetuneOptions } from '../../src/learn/finetune-options.js';
+import { loadModelFolder } from '../../src/models/folder.js';
+import { preprocessImage } from '../../src/preprocess/image.js';
+import { silentLogger } from '../../src/logger.js';
+import { transferFixture } from './finetune-fixtures.js';
+
+await tf.setBackend('cpu');
+
+const deps = { logger: silentLogger(), preprocess: preprocessImage };
+
+test('holdout: fixed per frame id, about the asked share, and labelling more frames never moves an old one', () => {
+  const ids = Array.from({ length: 2000 }, (_, i) => `20240101-000000-000-${String(i).padStart(6, '0')}`);
+  const held = ids.filter((id) => isHeldOut(id, 0.2));
+  assert.ok(held.length > 330 && held.length < 470, `${held.length} of 2000 held out`);
+  assert.deepEqual(ids.slice(0, 500).filter((id) => isHeldOut(id, 0.2)), held.filter((id) => ids.indexOf(id) < 500));
+});
+
+test('split: current classes first, new classes after; a class with no training frames is refused', async () => {
+  const f = await transferFixture({ labels: ['red', 'blue'] });
+  const split = await finetuneSplit(f.data, ['red', 'blue'], 0.2);
+  assert.deepEqual(split.labels, ['red', 'blue', 'green']);
+  assert.deepEqual(split.newClasses, ['green']);
+  const frames = await listFrames(f.data);
+  assert.equal(split.holdout.length, frames.filter((fr) => isHeldOut(fr.id, 0.2)).length);
+  assert.equal(split.train.length + split.holdout.length, 45);
+  await assert.rejects(finetuneSplit(f.data, ['red', 'blue', 'purple'], 0.2), (err: Error & { code?: string }) => err.code === 'FINETUNE_CLASS_WITHOUT_FRAMES' && /"purple"/.test(err.message));
+  await rm(f.root, { recursive: true, force: true });
+});
+
+test('fine-tune beats the current model on held-back frames: stored as accepted with parent, dataset summary and metrics', async () => {
+  const f = await transferFixture({ labels: ['red', 'blue'] });
+  const progress: string[] = [];
+  const r = await finetune({ ...deps, onProgress: (p) => progress.push(p.state) }, finetuneOptions({ data: f.data, models: f.models, epochs: 60, lr: 0.05, version: 'v2' }));
+  assert.equal(r.accepted, true, r.reason);
+  assert.deepEqual(r.labels, ['red', 'blue', 'green']);
+  assert.ok(r.candidateAccuracy! > r.currentAccuracy!, `${r.candidateAccuracy} vs ${r.currentAccuracy}`);
+  const split = await finetuneSplit(f.data, ['red', 'blue'], 0.2);
+  const redShare = split.holdout.filter((h) => h.label === 0).length / split.holdout.length;
+  assert.equal(r.currentAccuracy, redShare, 'the all-zero head says red for everything');
+  for (const s of ['starting', 'embedding', 'training', 'evaluating', 'storing']) assert.ok(progress.includes(s), s);
+  const stored = await loadModelFolder(r.dir);
+  assert.equal(stored.manifest.provenance.parentVersion, 'v1');
+  assert.deepEqual(stored.manifest.provenance.datasetSummary, { red: 15, blue: 15, green: 15 });
+  assert.equal((stored.manifest.metrics as { holdoutAccuracy: number }).holdoutAccuracy, r.candidateAccuracy);
+  assert.equal(stored.manifest.output.embedding?.size, 8, 'the new model can be fine-tuned again');
+  const status = JSON.parse(await readFile(join(r.dir, 'store-status.json'), 'utf8')) as { status: string };
+  assert.equal(status.status, 'accepted');
+  assert.equal(await f.store.active(), 'v1', 'finetune() stores; activation is the caller\'s');
+  // Second run: every embedding comes from the cache.
+  const again = await finetune(deps, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'v3' }));
+  assert.equal(again.embeddings.computed, 0);
+  assert.equal(again.embeddings.cached, r.embeddings.cached + r.embeddings.computed);
+  await rm(f.root, { recursive: true, force: true });
+});
+
+test('a candidate that does not reach current + margin is kept as rejected with its metrics; --force overrides', async () => {
+  const f = await transferFixture();
+  const r = await finetune(deps, finetuneOptions({ data: f.data, models: f.models, epochs: 3, margin: 0.99, version: 'c1' }));
+  assert.equal(r.accepted, false);
+  assert.match(r.reason, /gate failed/);
+  const [, entry] = await f.store.list();
+  assert.equal(entry!.version, 'c1');
+  assert.equal(entry!.status, 'rejected');
+  assert.equal((entry!.gate as { candidateAccuracy: number }).candidateAccuracy, r.candidateAccuracy);
+  const forced = await finetune(deps, finetuneOptions({ data: f.data, models: f.models, epochs: 3, margin: 0.99, force: true, version: 'c2' }));
+  assert.equal(forced.accepted, true);
+  assert.equal(forced.forced, true);
+  assert.match(forced.reason, /forced/);
+  await rm(f.root, { recursive: true, force: true });
+});
+
+test('gate arithmetic', () => {
+  assert.equal(gate(0.9, 0.9, { margin: 0, force: false }).accepted, true);
+  assert.equal(gate(0.89, 0.9, { margin: 0, force: false }).accepted, false);
+  assert.equal(gate(0.89, 0.9, { margin: -0.02, force: false }).accepted, true);
+  assert.equal(gate(null, 0.9, { margin: 0, force: false }).accepted, false);
+  assert.equal(gate(null, null, { margin: 0, force: true }).accepted, true);
+});
