@@ -139,6 +139,10 @@ test('env names follow EDGECAM_<SECTION>_<KEY> and README-keys.md documents ever
   const here = dirname(fileURLToPath(import.meta.url));
   const doc = await readFile(join(here, '../../../src/config/README-keys.md'), 'utf8');
   assert.ok(doc.includes(configKeysMarkdown()), 'README-keys.md is stale: regenerate with `edgecam config keys`');
+  // The README carries the same table between markers, so a user finds every key and its default there.
+  const readme = await readFile(join(here, '../../../README.md'), 'utf8');
+  const between = /<!-- config-keys:start -->\n([\s\S]*?)<!-- config-keys:end -->/.exec(readme)?.[1];
+  assert.equal(between, configKeysMarkdown(), 'README.md key table is stale: paste `edgecam config keys` between the config-keys markers');
 });
 
 test('the flat decision section maps onto postprocess options (vote and ema)', async () => {
