@@ -1,4 +1,4 @@
-import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { EdgecamError } from '../errors.js';
@@ -60,9 +60,19 @@ export async function saveCapture(dir: string, frame: Frame, sidecar: Record<str
   // Temporary names unique per call: two captures of the same frame at once (a double-clicked button, a retried
   // request) each rename their own file, where a shared `.tmp` made the second rename fail with ENOENT (test/faults).
   const tmp = `.${randomBytes(4).toString('hex')}.tmp`;
-  await writeFile(`${image}${tmp}`, frame.data);
-  await writeFile(`${meta}${tmp}`, JSON.stringify({ ...sidecar, file: image, frameTime: new Date(frame.timestamp).toISOString(), seq: frame.seq, origin: frame.origin, bytes: frame.data.length }, null, 2) + '\n');
-  await rename(`${image}${tmp}`, image);
-  await rename(`${meta}${tmp}`, meta);
+  try {
+    await writeFile(`${image}${tmp}`, frame.data);
+    await writeFile(`${meta}${tmp}`, JSON.stringify({ ...sidecar, file: image, frameTime: new Date(frame.timestamp).toISOString(), seq: frame.seq, origin: frame.origin, bytes: frame.data.length }, null, 2) + '\n');
+    await rename(`${image}${tmp}`, image);
+    await rename(`${meta}${tmp}`, meta);
+  } catch (err) {
+    // A full SD card must not keep half-written files, and the user must learn what happened (test/faults/disk-full).
+    await Promise.all([rm(`${image}${tmp}`, { force: true }), rm(`${meta}${tmp}`, { force: true })]);
+    const code = (err as { code?: string }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') {
+      throw new EdgecamError('COLLECT_DISK_FULL', `The disk holding ${dir} is full; the frame was not saved (classification goes on). Free some space or lower collect.maxMegabytes.`, { cause: err });
+    }
+    throw err;
+  }
   return { image, sidecar: meta, bytes: frame.data.length };
 }
