@@ -91,6 +91,17 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  // A small left side and a big right side: the kernel computes the transposed product instead (packs less).
+  for (const [a, b, transposeA, transposeB] of [[[2, 30], [40, 30], false, true], [[30, 2], [40, 30], true, true], [[1, 3, 30], [1, 40, 30], false, true]] as const) {
+    it(`matMul ${a} x ${b} transposeA=${transposeA} transposeB=${transposeB} (transposed product)`, async () => {
+      const product = (x: tf.Tensor, y: tf.Tensor) => tf.matMul(x as tf.Tensor2D, y as tf.Tensor2D, transposeA, transposeB);
+      await assertSameGradients(product, [[...a], [...b]], 35);
+      await tf.setBackend('wasm');
+      const forward = product(tf.ones([...a]), tf.ones([...b]));
+      assert.deepEqual(forward.shape, a.length === 3 ? [1, 3, 40] : [2, 40]);
+    });
+  }
+
   it('matMul on rank-3 tensors with batch 1 keeps the rank', async () => {
     await assertSameGradients((x, y) => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D), [[1, 4, 6], [1, 6, 3]], 41);
   });

@@ -1,11 +1,13 @@
 import * as tf from '@tensorflow/tfjs';
 import type { KernelFunc } from './conv-grads.js';
-import { withKernelCalls, type TensorInfo } from './kernel-calls.js';
+import { withKernelCalls, type KernelCalls, type TensorInfo } from './kernel-calls.js';
 
 /**
  * The shipped wasm BatchMatMul uses XNNPACK only when neither side is transposed; otherwise a scalar triple loop
- * (~8x slower). Dense layers' gradients are exactly the transposed cases, so transpose explicitly (cheap, O(n²))
- * and take the XNNPACK path (O(n³), multi-threaded).
+ * (~8x slower). Dense layers' gradients are exactly the transposed cases, so transpose explicitly (O(n²)) and take
+ * the XNNPACK path (O(n³), multi-threaded). XNNPACK also repacks its right operand on every call (it is new each
+ * step), so when that operand is the big one we compute Cᵀ = op(B)ᵀ·op(A)ᵀ instead: for dx = dy·Wᵀ that packs
+ * dyᵀ (batch × units) rather than W (inputs × units).
  */
 export function makeBatchMatMul(original: KernelFunc): KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
@@ -16,15 +18,30 @@ export function makeBatchMatMul(original: KernelFunc): KernelFunc {
     if ((!transposeA && !transposeB) || batchOf(a) !== 1 || batchOf(b) !== 1 || a.dtype !== 'float32' || b.dtype !== 'float32') {
       return original({ inputs, backend, attrs });
     }
+    const sizeA = tf.util.sizeFromShape(a.shape);
+    const sizeB = tf.util.sizeFromShape(b.shape);
+    const m = transposeA ? a.shape[a.shape.length - 1]! : a.shape[a.shape.length - 2]!;
+    const n = transposeB ? b.shape[b.shape.length - 2]! : b.shape[b.shape.length - 1]!;
+    // Elements moved: explicit transposes + XNNPACK's packing of the right operand (+ transposing C back).
+    const direct = (transposeA ? sizeA : 0) + (transposeB ? sizeB : 0) + sizeB;
+    const swapped = (transposeB ? 0 : sizeB) + (transposeA ? 0 : sizeA) + sizeA + m * n;
+    const outer = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
     return withKernelCalls(backend, (calls) => {
-      const as2 = calls.reshaped(a, a.shape.slice(-2));
-      const bs2 = calls.reshaped(b, b.shape.slice(-2));
-      const a2 = transposeA ? calls.run('Transpose', { x: as2 }, { perm: [1, 0] }) : as2;
-      const b2 = transposeB ? calls.run('Transpose', { x: bs2 }, { perm: [1, 0] }) : bs2;
-      const out = original({ inputs: { a: a2, b: b2 }, backend, attrs: { ...attrs, transposeA: false, transposeB: false } });
+      const a2 = calls.reshaped(a, a.shape.slice(-2));
+      const b2 = calls.reshaped(b, b.shape.slice(-2));
+      const t = (x: TensorInfo) => calls.run('Transpose', { x }, { perm: [1, 0] });
+      const plain = { ...attrs, transposeA: false, transposeB: false };
+      let out: TensorInfo;
+      if (direct <= swapped) {
+        out = original({ inputs: { a: transposeA ? t(a2) : a2, b: transposeB ? t(b2) : b2 }, backend, attrs: plain });
+      } else {
+        const product = original({ inputs: { a: transposeB ? b2 : t(b2), b: transposeA ? a2 : t(a2) }, backend, attrs: plain });
+        const productT = calls.reshaped(product, [n, m]);
+        out = calls.keep('Transpose', { x: productT }, { perm: [1, 0] });
+        backend.disposeData(product.dataId);
+      }
       // Keep the caller's rank: outer dims are all 1 here, so the longer list of them is the broadcast result.
-      const outer = a.shape.length >= b.shape.length ? a.shape.slice(0, -2) : b.shape.slice(0, -2);
-      out.shape = [...outer, a2.shape[0]!, b2.shape[1]!];
+      out.shape = [...outer, m, n];
       return out;
     });
   };
@@ -47,6 +64,9 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
     );
     if (info.dataFormat !== 'channelsLast') return fallback({ inputs, backend, attrs });
     const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, filterHeight, filterWidth } = info;
+    const tiles = filterHeight === info.strideHeight && filterWidth === info.strideWidth && info.padInfo.top === 0 &&
+      info.padInfo.left === 0 && outHeight * filterHeight <= inHeight && outWidth * filterWidth <= inWidth;
+    if (tiles) return withKernelCalls(backend, (calls) => tiledMaxPoolGrad(calls, dy, input, info));
     return withKernelCalls(backend, (calls) => {
       const out = calls.output(input.shape);
       const xs = calls.f32(input);
@@ -115,4 +135,44 @@ export function makeSum(original: KernelFunc): KernelFunc {
       return out;
     });
   };
+}
+
+/**
+ * The usual case (2×2 pool, stride 2, 'valid'): windows tile the input without overlap, so every input pixel is
+ * written exactly once (dy or 0) and no zero-fill or scratch arrays are needed.
+ */
+function tiledMaxPoolGrad(calls: KernelCalls, dy: TensorInfo, input: TensorInfo, info: tf.backend_util.Conv2DInfo): TensorInfo {
+  const { batchSize, inHeight, inWidth, inChannels: c, outHeight, outWidth, filterHeight: fh, filterWidth: fw } = info;
+  const out = calls.output(input.shape);
+  const xs = calls.f32(input);
+  const dys = calls.f32(dy);
+  const dx = calls.f32(out);
+  // Rows/columns past the last window get no gradient.
+  if (outHeight * fh < inHeight || outWidth * fw < inWidth) dx.fill(0);
+  const rowStride = inWidth * c;
+  for (let n = 0; n < batchSize; n++) {
+    for (let oy = 0; oy < outHeight; oy++) {
+      for (let ox = 0; ox < outWidth; ox++) {
+        const corner = ((n * inHeight + oy * fh) * inWidth + ox * fw) * c;
+        const dyBase = ((n * outHeight + oy) * outWidth + ox) * c;
+        for (let ch = 0; ch < c; ch++) {
+          let at = corner + ch;
+          let best = xs[at]!;
+          for (let a = 0; a < fh; a++) {
+            for (let b = 0; b < fw; b++) {
+              const i = corner + a * rowStride + b * c + ch;
+              const v = xs[i]!;
+              if (v > best) {
+                best = v;
+                at = i;
+              }
+              dx[i] = 0;
+            }
+          }
+          dx[at] = dys[dyBase + ch]!;
+        }
+      }
+    }
+  }
+  return out;
 }
