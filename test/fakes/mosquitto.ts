@@ -41,8 +41,15 @@ export interface MosquittoBroker {
   log(): string;
   /** Graceful stop (SIGTERM, mosquitto saves persistence) and removal of the temp folder. Safe twice. */
   stop(): Promise<void>;
-  /** SIGKILL: no goodbye, no final save. The folder is kept so restart() can bring it back. */
+  /**
+   * SIGKILL: no goodbye, no final save. The folder is kept so restart() can bring it back.
+   * Measured with mosquitto 2.0.11: after kill + restart, a restored clean:false session lost ~15 of the first
+   * messages queued for it in about 1 run in 4 (all were PUBACKed to the publisher). Use shutdown() where
+   * a test needs every message of a persistent session.
+   */
   kill(): Promise<void>;
+  /** SIGTERM (mosquitto saves its persistence and exits), folder kept; restart() brings it back. */
+  shutdown(): Promise<void>;
   /** Graceful stop if running, then start again on the same port with the same persistence. */
   restart(): Promise<void>;
 }
@@ -133,6 +140,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       }
     },
     kill: async () => { await terminate('SIGKILL'); },
+    shutdown: async () => { await terminate('SIGTERM'); },
     restart: async () => {
       await terminate('SIGTERM');
       await launch();
