@@ -43,7 +43,8 @@ export interface FinetuneOptions {
 
 export type FinetuneState = 'starting' | 'embedding' | 'training' | 'evaluating' | 'storing' | 'activated' | 'rejected' | 'failed';
 
-export interface FinetuneProgress {
+// A type alias, not an interface, so it fits the web API's open-ended progress type (index signature).
+export type FinetuneProgress = {
   state: FinetuneState;
   epoch?: number;
   epochs?: number;
@@ -52,7 +53,7 @@ export interface FinetuneProgress {
   done?: number;
   total?: number;
   message?: string;
-}
+};
 
 export interface FinetuneResult {
   version: string;
