@@ -11,8 +11,10 @@ export interface FinetuneProgress {
   epoch?: number;
   epochs?: number;
   accuracy?: number;
+  /** Items done of total in the current step (frames embedded, …). */
+  done?: number;
+  total?: number;
   message?: string;
-  [detail: string]: unknown;
 }
 
 export interface FinetuneControl {

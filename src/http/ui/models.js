@@ -47,7 +47,7 @@ function render(m) {
   rb.disabled = !prev || busy;
   rb.textContent = prev ? `Roll back to ${prev.version}` : 'Roll back';
   rb.setAttribute('aria-label', prev ? `Roll back to version ${prev.version}` : 'Roll back (no previous version)');
-  $('finetune').disabled = !m.finetune || busy || /^(embedding|training|evaluating|running|starting)$/.test(m.finetune?.state ?? '');
+  $('finetune').disabled = !m.finetune || busy || /^(starting|embedding|training|evaluating|storing)$/.test(m.finetune?.state ?? '');
   renderFinetune(m.finetune);
   if (m.warning) showError(m.warning);
 
@@ -82,11 +82,13 @@ function renderFinetune(f) {
   if (!f || f.state === 'idle') return;
   const parts = [`Fine-tune: ${f.state}`];
   if (f.epoch !== undefined && f.epochs) parts.push(`epoch ${f.epoch} of ${f.epochs}`);
+  else if (f.done !== undefined && f.total) parts.push(`${f.done} of ${f.total}`);
   if (typeof f.accuracy === 'number') parts.push(`accuracy ${pct(f.accuracy)}`);
   if (f.message) parts.push(f.message);
   $('finetune-text').textContent = parts.join(' · ');
   const bar = $('finetune-progress');
   if (f.epoch !== undefined && f.epochs) bar.value = Math.min(1, f.epoch / f.epochs);
+  else if (f.done !== undefined && f.total) bar.value = Math.min(1, f.done / f.total);
   else bar.removeAttribute('value'); // indeterminate while embedding/evaluating
 }
 
