@@ -2,7 +2,7 @@ import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { errorMessage } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import { patchForThreadedWasm, unrefWasmWorkers } from './wasm-threaded-loader.js';
+import { patchForThreadedWasm, unrefWasmWorkers, type ThreadedWasmPatch } from './wasm-threaded-loader.js';
 import { registerWasmTrainingKernels } from './wasm-kernels/register.js';
 
 export type TrainingBackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -108,10 +108,11 @@ type WasmModule = typeof import('@tensorflow/tfjs-backend-wasm');
 
 /** Starts the threaded binary; on failure leaves tfjs ready to start the single-threaded one and says why. */
 async function tryThreadedWasm(wasm: WasmModule, threads: number, log: Logger): Promise<string> {
-  const patch = patchForThreadedWasm(threads);
-  tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
-  wasm.setThreadsCount(threads);
+  let patch: ThreadedWasmPatch | undefined;
   try {
+    patch = patchForThreadedWasm(threads);
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', true);
+    wasm.setThreadsCount(threads);
     if (await tf.setBackend('wasm')) return '';
     throw new Error('tf.setBackend returned false');
   } catch (err) {
@@ -119,7 +120,7 @@ async function tryThreadedWasm(wasm: WasmModule, threads: number, log: Logger): 
     tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
     return ` (threads off: ${firstLine(errorMessage(err))})`;
   } finally {
-    patch.restore();
+    patch?.restore();
   }
 }
 
