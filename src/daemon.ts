@@ -6,6 +6,7 @@ import { HttpServer } from './http/server.js';
 import { createWebUi, storeRootOf } from './http/api.js';
 import type { LiveState } from './http/api-live.js';
 import { ModelStore } from './models/store.js';
+import { LearningLoop } from './collect/daemon-hook.js';
 import type { Classifier } from './inference/types.js';
 import type { Logger } from './logger.js';
 import type { PreprocessSpec } from './models/manifest.js';
@@ -64,6 +65,7 @@ export class Daemon implements Component {
   private pipeline: FramePipeline | undefined;
   private discovery: HomeAssistantDiscovery | undefined;
   private router: RequestRouter | undefined;
+  private learning: LearningLoop | undefined;
   private http: HttpServer | undefined;
   private readonly model: ModelReloader;
   private decisionOptions: DecisionOptions;
@@ -136,6 +138,9 @@ export class Daemon implements Component {
         reloadModel: (r) => this.reloadModel('request', r.dir),
         setThreshold: (r) => this.setThreshold(r),
       });
+      this.learning = this.learningLoop(this.mqtt);
+      this.learning.register(this.router);
+      await this.startStep({ name: 'learning loop', essential: false, component: this.learning });
       await this.startStep({ name: 'requests', essential: false, component: this.router });
       this.camera = deps.createCamera();
       this.camera.on('frame', (frame) => this.onFrame(frame));
@@ -225,6 +230,7 @@ export class Daemon implements Component {
     return createWebUi({
       logger: this.deps.logger.child({ component: 'web' }), daemon: this,
       store: root ? new ModelStore({ logger: this.deps.logger.child({ component: 'store' }) }, root) : undefined,
+      finetune: this.learning?.control,
     }, { auth: this.options.config.http.auth, dataDir: this.options.config.collect.dir });
   }
 
@@ -290,6 +296,16 @@ export class Daemon implements Component {
       void mqtt.publishState(decision.stableLabel);
     }
     if (this.options.config.log.decisions ?? !this.options.config.mqtt.url) this.printDecision(r, decision);
+    this.learning?.offer(r.frame, r.classification.scores, decision, { name: m.name, version: m.version });
+  }
+
+  /** Collection, labelling and fine-tuning (src/collect/daemon-hook.ts); optional: the daemon classifies without it. */
+  private learningLoop(mqtt: EdgecamMqtt): LearningLoop {
+    const { collect, finetune, mqtt: m, log } = this.options.config;
+    return new LearningLoop({ logger: this.deps.logger, clock: this.deps.clock, mqtt, reload: (reason) => this.reloadModel(reason) }, {
+      collect: { ...collect, sampleIntervalSeconds: collect.sampleInterval }, modelDir: this.options.modelDir, camera: m.cameraId,
+      finetune: { holdoutShare: finetune.holdout, margin: finetune.margin, epochs: finetune.epochs, lr: finetune.lr, nice: finetune.nice }, logLevel: log.level,
+    });
   }
 
   private printDecision(r: FrameResult, d: Decision): void {
@@ -313,6 +329,10 @@ export class Daemon implements Component {
   private async capture(request: { label?: string }): Promise<Record<string, unknown>> {
     const frame = this.lastFrame;
     if (!frame) throw new EdgecamError('CAPTURE_NO_FRAME', 'No frame has arrived from the camera yet; check the camera status and try again.');
+    if (this.learning?.collecting) {
+      const r = this.lastResult?.frame === frame ? this.lastResult : undefined;
+      return { ...(await this.learning.capture(frame, request.label, { ...(r ? { scores: r.classification.scores } : {}), model: this.model.loaded ? { name: this.model.loaded.name, version: this.model.loaded.version } : null })) };
+    }
     const c = this.options.config.collect;
     const d = this.lastDecision;
     const saved = await saveCapture(c.dir, frame, {

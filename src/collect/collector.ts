@@ -10,8 +10,8 @@ import { greyThumbnail, thumbnailDistance } from './thumbnail.js';
 /**
  * Keeps the frames worth learning from (issue 5 item 1): low-confidence frames, frames where the stable label
  * changed, a periodic sample, and frames asked for by the `capture` request. Never slows classification: offers
- * are decided synchronously and saved in the background, one at a time (an offer arriving while a save runs is
- * dropped and counted). A disk quota evicts the oldest *unlabelled* frames; a full disk pauses collection.
+ * are decided synchronously and saved in the background, one at a time, with at most MAX_QUEUED waiting (more
+ * are dropped and counted). A disk quota evicts the oldest *unlabelled* frames; a full disk pauses collection.
  */
 
 export interface CollectOptions {
@@ -59,6 +59,9 @@ export interface CollectCounters {
   quotaFull: number;
 }
 
+/** Frames waiting to be written; more arrive only if the disk is slower than the camera, and are dropped (counted). */
+const MAX_QUEUED = 4;
+
 /** Sidecars are ~0.5 KB; counted at a fixed size so the quota needs no extra stat calls. */
 const SIDECAR_ESTIMATE = 600;
 
@@ -72,6 +75,7 @@ export class Collector implements Component {
   private lastSampleAt = -Infinity;
   private pausedUntil = 0;
   private saving: Promise<unknown> | undefined;
+  private queued = 0;
   private started = false;
   private lastId = '';
   private readonly log: Logger;
@@ -98,6 +102,11 @@ export class Collector implements Component {
     await this.saving?.catch(() => undefined);
   }
 
+  /** Resolves when every queued frame has been written (or failed). */
+  async idle(): Promise<void> {
+    while (this.saving) await this.saving.catch(() => undefined);
+  }
+
   /** Why this frame is worth keeping, or undefined. Pure policy; cheap enough to run on every frame. */
   reasonFor(o: FrameOffer): CollectReason | undefined {
     const now = this.deps.clock.now();
@@ -112,15 +121,22 @@ export class Collector implements Component {
     if (!this.started || this.paused) return;
     const reason = this.reasonFor(o);
     if (!reason) return;
-    if (this.saving) {
+    if (this.queued >= MAX_QUEUED) {
       this.counters.busy++;
       return;
     }
     if (reason === 'sample') this.lastSampleAt = this.deps.clock.now();
     const sidecar = this.sidecarOf(o, reason);
-    this.saving = this.saveFrame(o.frame, sidecar, { skipDuplicates: true })
+    this.queued++;
+    const previous = this.saving ?? Promise.resolve();
+    const next = previous
+      .then(() => (this.started && !this.paused ? this.saveFrame(o.frame, sidecar, { skipDuplicates: true }) : undefined))
       .catch((err: unknown) => this.onSaveError(err))
-      .finally(() => { this.saving = undefined; });
+      .finally(() => {
+        this.queued--;
+        if (this.saving === next) this.saving = undefined;
+      });
+    this.saving = next;
   }
 
   /** The `capture` request: keep the current frame now (even a duplicate), optionally labelled at once. */

@@ -88,6 +88,23 @@ export const collectSchema = z.object({
   dir: z.string().min(1).default('data/collect').describe('Where captured frames and their sidecar JSON go'),
   maxFiles: z.number().int().positive().default(5000).describe('Stop collecting beyond this many images'),
   maxMegabytes: z.number().positive().default(1024).describe('Stop collecting beyond this many megabytes'),
+  lowConfidence: probability.default(0.6).describe('Keep frames whose top score is below this (0: never)'),
+  onChange: z.boolean().default(true).describe('Keep the frame that changed the stable label'),
+  sampleInterval: z.number().min(0).default(600).describe('Keep one frame every this many seconds (0: no periodic sample)'),
+  duplicateThreshold: z.number().min(0).max(255).default(3).describe('Skip a frame whose 8×8 grey thumbnail differs from the last kept one by less than this (mean, 0..255; 0: keep all)'),
+}).strict();
+
+export const finetuneSchema = z.object({
+  holdout: z.number().gt(0).lt(1).default(0.2).describe('Share of labelled frames held back for the evaluation gate (fixed per frame)'),
+  margin: z.number().gt(-1).lt(1).default(0).describe('A fine-tuned model goes live only if its holdout accuracy is ≥ the current model\'s + margin'),
+  epochs: z.number().int().min(1).max(1000).default(40).describe('Training epochs of the new head'),
+  lr: z.number().gt(0).max(1).default(0.001).describe('Adam learning rate of the new head'),
+  nice: z.number().int().min(0).max(19).default(19).describe('CPU priority of the fine-tune process (19: lowest; classification goes first)'),
+}).strict();
+
+export const updateSchema = z.object({
+  publicKey: z.string().min(1).optional().describe('ed25519 public key (PEM file) that model updates must be signed with'),
+  watchSeconds: z.number().min(0).default(30).describe('After installing a model, watch the daemon\'s /healthz this long and roll back if it fails'),
 }).strict();
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -103,6 +120,8 @@ export const configSchema = z.object({
   mqtt: mqttSchema.prefault({}),
   http: httpSchema.prefault({}),
   collect: collectSchema.prefault({}),
+  finetune: finetuneSchema.prefault({}),
+  update: updateSchema.prefault({}),
   log: logSchema.prefault({}),
 }).strict();
 

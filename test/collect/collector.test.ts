@@ -34,7 +34,7 @@ function offer(data: Buffer, clock: FakeClock, over: Partial<FrameOffer> = {}): 
 
 /** Waits for the collector's background save (offers are fire-and-forget by design). */
 async function settle(c: Collector): Promise<void> {
-  await (c as unknown as { saving?: Promise<unknown> }).saving;
+  await c.idle();
 }
 
 test('keeps low-confidence and label-change frames with a sidecar; confident repeats are not kept', async () => {
