@@ -3,7 +3,7 @@
  * initTrainingBackend picks) and with PyTorch (Debian's python3-torch, 2 threads), in one run, and prints a table and,
  * as its last line, JSON {"edgecam_ips", "pytorch_ips", "ratio", "backend"}.
  *
- *   bash bench/train-speed.sh [--samples 1024] [--epochs 3] [--warmup-epochs 1] [--threads 2] [--backend auto]
+ *   bash bench/train-speed.sh [--samples 1024] [--epochs 3] [--warmup-epochs 1] [--threads 0=auto] [--backend auto]
  *
  * Both sides: 64×64×3 input, [Conv3x3 32 relu, MaxPool2], [Conv3x3 64 relu, MaxPool2], Flatten, Dense 128 relu,
  * Dense 2 softmax, batch 32, Adam 1e-3; warm-up epochs, then timed epochs. Images/s is wall-clock; "cpu ips" (images
@@ -24,7 +24,7 @@ interface SideResult { ips: number; cpuIps: number; epochSeconds: number; detail
 const PYTHON = '/usr/bin/python3';
 
 function parseOptions(argv: string[]): Options {
-  const options: Options = { samples: 1024, epochs: 3, warmupEpochs: 1, threads: 2, batchSize: 32, size: 64, backend: 'auto' };
+  const options: Options = { samples: 1024, epochs: 3, warmupEpochs: 1, threads: 0, batchSize: 32, size: 64, backend: 'auto' };
   for (let i = 0; i < argv.length; i += 2) {
     const key = argv[i]!.replace(/^--/, '').replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
     const value = argv[i + 1];
@@ -62,7 +62,7 @@ function buildModel(size: number): tf.Sequential {
 }
 
 async function runEdgecam(o: Options, data: { images: Float32Array; labels: Int32Array }): Promise<SideResult & { backend: string }> {
-  const chosen = await initTrainingBackend({ logger: createLogger({ level: 'warn', pretty: false, destination: process.stderr }), prefer: o.backend, threads: o.threads });
+  const chosen = await initTrainingBackend({ logger: createLogger({ level: 'warn', pretty: false, destination: process.stderr }), prefer: o.backend, ...(o.threads > 0 ? { threads: o.threads } : {}) });
   const x = tf.tensor4d(data.images, [o.samples, o.size, o.size, 3]);
   const y = tf.tidy(() => tf.oneHot(tf.tensor1d(data.labels, 'int32'), 2).toFloat());
   const model = buildModel(o.size);
