@@ -14,6 +14,7 @@ import { startUiRig, type UiRig } from './ui-setup.js';
  */
 
 const SHOTS = join(process.cwd(), 'test-output', 'screenshots');
+const PASSWORD = 'correct-horse-battery';
 let rig: UiRig;
 let browser: Browser;
 let page: Page;
@@ -21,8 +22,9 @@ const pageErrors: string[] = [];
 
 before(async () => {
   await mkdir(SHOTS, { recursive: true });
-  [rig, browser] = await Promise.all([startUiRig(), launchChromium()]);
-  page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+  // With a password, as on a LAN install: the browser answers the Basic challenge and every fetch of the page carries it.
+  [rig, browser] = await Promise.all([startUiRig({ auth: PASSWORD }), launchChromium()]);
+  page = await browser.newPage({ viewport: { width: 1100, height: 800 }, httpCredentials: { username: 'owner', password: PASSWORD } });
   page.on('pageerror', (err) => pageErrors.push(err.message));
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   page.setDefaultTimeout(15_000);
@@ -126,10 +128,22 @@ test('models view: versions with metrics and the active one; rollback switches t
   await waitUntil(async () => (await rig.store.active()) === '2' && rig.daemon.snapshot().model?.version === '2', 15_000, 'version 2 back');
 });
 
+test('without the password the browser gets a 401 and none of the page', async () => {
+  const stranger = await browser.newPage();
+  try {
+    // Headless chromium cannot show the password prompt, so the navigation fails the way a cancelled prompt does.
+    await assert.rejects(stranger.goto(`${rig.url}/`), /ERR_INVALID_AUTH_CREDENTIALS/);
+    assert.equal((await fetch(`${rig.url}/api/live`)).status, 401);
+  } finally {
+    await stranger.close();
+  }
+});
+
 test('every button and link has an accessible name, and the page logged no errors', async () => {
   for (const view of ['live', 'label', 'models']) {
     await page.goto(`${rig.url}/#${view}`);
-    await page.waitForLoadState('networkidle');
+    // Rendered: the live view polls forever, so "network idle" never comes; wait for each view's content instead.
+    await page.waitForSelector({ live: '#scores li', label: '#label-grid .card', models: '#versions .version' }[view]!);
     const unnamed = await page.$$eval('button, a, input', (els) => els
       .filter((e) => !(e as HTMLElement).closest('[hidden]'))
       .filter((e) => !(e.getAttribute('aria-label') || e.textContent?.trim() || (e.id && document.querySelector(`label[for="${e.id}"]`))))
