@@ -4,13 +4,18 @@ import { Daemon } from '../daemon.js';
 import { createLogger } from '../logger.js';
 import type { MqttConnect } from '../publish/mqtt.js';
 import { systemClock } from '../types.js';
+import { GatedCamera } from './gated-camera.js';
 import { LatencyProbe, uniqueMsClock } from './latency-probe.js';
 import { median, percentile, toMb, type RssSample } from './stats.js';
 
 /**
  * Stage (c): the real daemon (watchdog-wrapped folder replay at full speed → FramePipeline → decisions → MQTT)
- * run for a fixed time in THIS process, which the bench starts as a child so that RSS and CPU are the daemon's
- * alone. Only the camera is built here instead of from config: config caps fps at 60, the bench wants no pacing.
+ * in THIS process, which the bench starts as a child so that RSS and CPU are the daemon's alone. Only the camera
+ * is built here instead of from config: config caps fps at 60, the bench wants no pacing, and a gate.
+ *
+ * Two ways to run it. `windows`: the parent opens and closes the camera gate and times the stages alone in its own
+ * process while the gate is closed, so stages and pipeline are measured under the same background load (this
+ * machine is shared). `continuous` (soak): frames flow for the whole run and RSS/fps are sampled.
  */
 
 export interface PipelineRunOptions {
@@ -20,35 +25,42 @@ export interface PipelineRunOptions {
   /** Topic prefix of this run (unique per run: the bench never mixes its messages with anything else). */
   baseTopic: string;
   intraOpThreads: number;
+  mode: 'windows' | 'continuous';
   warmupSeconds: number;
+  /** continuous: how long to run after warm-up. */
   seconds: number;
-  /** RSS/fps sample period. */
+  /** RSS/fps sample period while frames flow. */
   sampleEverySeconds: number;
 }
+
+export interface WindowFigures { acked: number; seconds: number; latencies: number[] }
 
 export interface PipelineFigures {
   fps: number;
   latencyP50Ms: number;
   latencyP99Ms: number;
-  /** Frames acknowledged inside the timed window, and the pipeline's own counters over the whole run. */
   acknowledged: number;
   counters: { captured: number; classified: number; dropped: number; failed: number };
   rssPeakMb: number;
   rssSteadyMb: number;
-  /** CPU time of this process over the window, % of one core (200 % = both cores of a 2-core board). */
+  /** CPU time of this process while frames flowed, % of one core (200 % = both cores of a 2-core board). */
   cpuPct: number;
-  /** performance.timeOrigin (process start) → first acknowledged classification, inside this process. */
-  firstResultMs: number;
   samples: RssSample[];
-  /** Mean of the pipeline's own per-stage timings inside the window (what each stage cost while overlapped). */
-  stageP50Ms: { preprocess: number | null; inference: number | null; total: number | null };
+  /** The pipeline's own per-stage p50 while overlapped (what each stage cost with the other running). */
+  stageP50Ms: { preprocess: number | null; inference: number | null };
 }
 
-export type PipelineMessage = { type: 'sample'; sample: RssSample } | { type: 'result'; figures: PipelineFigures } | { type: 'error'; message: string };
+export type ParentCommand = { cmd: 'open' } | { cmd: 'close' } | { cmd: 'finish' };
+export type PipelineMessage =
+  | { type: 'ready' }
+  | { type: 'window'; window: WindowFigures }
+  | { type: 'sample'; sample: RssSample }
+  | { type: 'result'; figures: PipelineFigures }
+  | { type: 'error'; message: string };
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function runPipelineBench(options: PipelineRunOptions, report: (m: PipelineMessage) => void): Promise<PipelineFigures> {
+async function createBenchDaemon(options: PipelineRunOptions): Promise<{ daemon: Daemon; probe: LatencyProbe; camera: () => GatedCamera }> {
   const [{ connectAsync }, capture, folder, engine, image] = await Promise.all([
     import('mqtt'), import('../capture/create.js'), import('../models/folder.js'), import('../inference/engine.js'), import('../preprocess/image.js'),
   ]);
@@ -62,70 +74,143 @@ export async function runPipelineBench(options: PipelineRunOptions, report: (m: 
     http: { enabled: false },
     log: { level: 'warn', decisions: false },
   });
+  let gated: GatedCamera | undefined;
   const daemon = new Daemon({
     logger, clock: systemClock, version: 'bench',
     mqttConnect: probe.wrapConnect(connectAsync as MqttConnect),
     createCamera: () => {
-      const camera = capture.createWatchedSource({ logger, clock: uniqueMsClock(systemClock) }, config.camera.source, { fps: 0, loop: true }, { stallTimeoutMs: 5000 });
-      camera.on('frame', (f) => probe.frameArrived(f.timestamp));
-      return camera;
+      const watchdog = capture.createWatchedSource({ logger, clock: uniqueMsClock(systemClock) }, config.camera.source, { fps: 0, loop: true }, { stallTimeoutMs: 5000 });
+      watchdog.on('frame', (f) => probe.frameArrived(f.timestamp));
+      gated = new GatedCamera(watchdog, { openAtStart: true });
+      return gated;
     },
     loadClassifier: async (dir) => engine.createClassifier({ logger }, { folder: await folder.loadModelFolder(dir), providers: ['cpu'], intraOpThreads: options.intraOpThreads }),
     preprocess: image.preprocessImage,
   }, { config, modelDir: options.modelDir });
+  return { daemon, probe, camera: () => gated! };
+}
 
+/** Waits until no acknowledgement arrived for `quietMs` (frames in flight have finished). */
+async function settle(probe: LatencyProbe, quietMs = 150): Promise<void> {
+  let last = probe.acknowledged;
+  for (;;) {
+    await sleep(quietMs);
+    if (probe.acknowledged === last) return;
+    last = probe.acknowledged;
+  }
+}
+
+class Sampler {
+  readonly samples: RssSample[] = [];
+  private cpuMicros = 0;
+  private flowingMs = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private cpuAt: NodeJS.CpuUsage | undefined;
+  private startedAt = 0;
+  private lastAcked = 0;
+  private lastAt = 0;
+  private readonly origin = performance.now();
+
+  constructor(private readonly probe: LatencyProbe, private readonly everyMs: number, private readonly onSample: (s: RssSample) => void) {}
+
+  resume(): void {
+    this.cpuAt = process.cpuUsage();
+    this.startedAt = this.lastAt = performance.now();
+    this.lastAcked = this.probe.acknowledged;
+    this.timer = setInterval(() => this.sample(), this.everyMs);
+  }
+
+  pause(): void {
+    clearInterval(this.timer);
+    if (!this.cpuAt) return;
+    const cpu = process.cpuUsage(this.cpuAt);
+    this.cpuMicros += cpu.user + cpu.system;
+    this.flowingMs += performance.now() - this.startedAt;
+    this.cpuAt = undefined;
+  }
+
+  get cpuPct(): number {
+    return this.flowingMs > 0 ? (this.cpuMicros / 1000 / this.flowingMs) * 100 : Number.NaN;
+  }
+
+  private sample(): void {
+    const now = performance.now();
+    const acked = this.probe.acknowledged;
+    const s: RssSample = { t: (now - this.origin) / 1000, rssMb: toMb(process.memoryUsage.rss()), fps: ((acked - this.lastAcked) * 1000) / (now - this.lastAt) };
+    this.lastAcked = acked;
+    this.lastAt = now;
+    this.samples.push(s);
+    this.onSample(s);
+    this.probe.prune();
+  }
+}
+
+export async function runPipelineBench(options: PipelineRunOptions, send: (m: PipelineMessage) => void, commands: AsyncIterable<ParentCommand>): Promise<PipelineFigures> {
+  const { daemon, probe, camera } = await createBenchDaemon(options);
+  const sampler = new Sampler(probe, options.sampleEverySeconds * 1000, (sample) => send({ type: 'sample', sample }));
+  let latencies: number[] = [];
+  let acknowledged = 0;
+  let flowingSeconds = 0;
   await daemon.start();
   try {
     while (probe.acknowledged === 0) await sleep(1);
-    const firstResultMs = performance.now();
     await sleep(options.warmupSeconds * 1000);
-    probe.takeLatencies();
-    const startAcked = probe.acknowledged;
-    const cpuStart = process.cpuUsage();
-    const wallStart = performance.now();
-    const samples: RssSample[] = [];
-    let lastAcked = startAcked;
-    let lastAt = wallStart;
-    let latencies: number[] = [];
-    const end = wallStart + options.seconds * 1000;
-    while (performance.now() < end) {
-      await sleep(Math.min(options.sampleEverySeconds * 1000, Math.max(1, end - performance.now())));
-      const now = performance.now();
-      const acked = probe.acknowledged;
-      const sample: RssSample = { t: (now - wallStart) / 1000, rssMb: toMb(process.memoryUsage.rss()), fps: ((acked - lastAcked) * 1000) / (now - lastAt) };
-      samples.push(sample);
-      report({ type: 'sample', sample });
-      lastAcked = acked;
-      lastAt = now;
-      // Keep only recent latencies in memory for long soaks: the window's percentiles come from a bounded reservoir.
+    if (options.mode === 'continuous') {
+      probe.takeLatencies();
+      const acked0 = probe.acknowledged;
+      const t0 = performance.now();
+      sampler.resume();
+      while (performance.now() - t0 < options.seconds * 1000) {
+        await sleep(Math.min(1000, options.seconds * 1000 - (performance.now() - t0)));
+        // A bounded reservoir: long soaks keep the latest 100,000 latencies.
+        latencies = latencies.concat(probe.takeLatencies()).slice(-100_000);
+      }
+      sampler.pause();
+      acknowledged = probe.acknowledged - acked0;
+      flowingSeconds = (performance.now() - t0) / 1000;
       latencies = latencies.concat(probe.takeLatencies());
-      if (latencies.length > 200_000) latencies = latencies.slice(-100_000);
-      probe.prune();
+    } else {
+      await camera().setOpen(false);
+      await settle(probe);
+      send({ type: 'ready' });
+      let windowStart = 0;
+      let acked0 = 0;
+      for await (const c of commands) {
+        if (c.cmd === 'open') {
+          probe.takeLatencies();
+          acked0 = probe.acknowledged;
+          windowStart = performance.now();
+          sampler.resume();
+          await camera().setOpen(true);
+        } else if (c.cmd === 'close') {
+          const window: WindowFigures = { acked: probe.acknowledged - acked0, seconds: (performance.now() - windowStart) / 1000, latencies: [] };
+          sampler.pause();
+          await camera().setOpen(false);
+          await settle(probe);
+          window.latencies = probe.takeLatencies();
+          acknowledged += window.acked;
+          flowingSeconds += window.seconds;
+          latencies = latencies.concat(window.latencies);
+          send({ type: 'window', window });
+        } else {
+          break;
+        }
+      }
     }
-    const wallMs = performance.now() - wallStart;
-    const cpu = process.cpuUsage(cpuStart);
-    latencies = latencies.concat(probe.takeLatencies());
-    const acknowledged = probe.acknowledged - startAcked;
     const snap = daemon.snapshot();
-    const steady = samples.slice(Math.floor(samples.length / 2)).map((s) => s.rssMb);
-    const figures: PipelineFigures = {
-      fps: (acknowledged * 1000) / wallMs,
+    const steady = sampler.samples.slice(Math.floor(sampler.samples.length / 2)).map((s) => s.rssMb);
+    return {
+      fps: acknowledged / flowingSeconds,
       latencyP50Ms: percentile(latencies, 50),
       latencyP99Ms: percentile(latencies, 99),
       acknowledged,
       counters: { ...snap.counters },
       rssPeakMb: process.resourceUsage().maxRSS / 1024,
       rssSteadyMb: median(steady),
-      cpuPct: ((cpu.user + cpu.system) / 1000 / wallMs) * 100,
-      firstResultMs,
-      samples,
-      stageP50Ms: {
-        preprocess: snap.latency.preprocess.percentile(50) ?? null,
-        inference: snap.latency.inference.percentile(50) ?? null,
-        total: snap.latency.total.percentile(50) ?? null,
-      },
+      cpuPct: sampler.cpuPct,
+      samples: sampler.samples,
+      stageP50Ms: { preprocess: snap.latency.preprocess.percentile(50) ?? null, inference: snap.latency.inference.percentile(50) ?? null },
     };
-    return figures;
   } finally {
     await daemon.stop();
   }

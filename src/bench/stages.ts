@@ -15,6 +15,12 @@ export interface StageFigures {
   p50Ms: number;
   p90Ms: number;
   runs: number;
+  /** Every timed run, ms (rounds of the bench are pooled from these). */
+  samples: number[];
+}
+
+export function stageFigures(samples: number[]): StageFigures {
+  return { p50Ms: median(samples), p90Ms: percentile(samples, 90), runs: samples.length, samples };
 }
 
 export interface StageOptions {
@@ -33,7 +39,7 @@ async function timeLoop(run: (i: number) => Promise<unknown>, options: StageOpti
     await run(i);
     times.push(performance.now() - t0);
   }
-  return { p50Ms: median(times), p90Ms: percentile(times, 90), runs: times.length };
+  return stageFigures(times);
 }
 
 export type PreprocessFn = (bytes: Uint8Array, spec: PreprocessSpec) => Promise<Tensor>;
