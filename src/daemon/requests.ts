@@ -6,7 +6,7 @@ import type { RequestRouter } from '../publish/requests.js';
 /** What the request handlers may ask of the daemon. */
 export interface DaemonControl {
   status(): Record<string, unknown>;
-  capture(request: { label?: string }): Promise<Record<string, unknown>>;
+  capture(request: { label?: string; source?: string }): Promise<Record<string, unknown>>;
   reloadModel(request: { dir?: string }): Promise<Record<string, unknown>>;
   setThreshold(request: SetThresholdRequest): Record<string, unknown>;
 }
@@ -39,7 +39,8 @@ export type SetThresholdRequest = z.output<typeof setThresholdSchema>;
 /** Registers status, capture, reload-model and set-threshold on the router (before router.start()). */
 export function registerDaemonRequests(router: RequestRouter, control: DaemonControl): void {
   router.register('status', z.object({}).strict(), async () => control.status());
-  router.register('capture', z.object({ label: z.string().min(1).max(100).optional() }).strict(), (r) => control.capture(r));
+  // `source` says who asked: Home Assistant's "Capture frame" button sends {"source":"homeassistant"} (publish/discovery.ts).
+  router.register('capture', z.object({ label: z.string().min(1).max(100).optional(), source: z.string().min(1).max(100).optional() }).strict(), (r) => control.capture(r));
   router.register('reload-model', z.object({ dir: z.string().min(1).optional() }).strict(), (r) => control.reloadModel(r));
   router.register('set-threshold', setThresholdSchema, async (r) => control.setThreshold(r));
 }

@@ -1,6 +1,6 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configSchema, type ConfigInput } from '../../src/config/schema.js';
@@ -35,12 +35,13 @@ function config(overrides: ConfigInput & { images: string; modelDir: string; bas
     decision: { window: 1, votes: 1, minDwellMs: 0, enter: 0.6, exit: 0.5, minConfidence: 0.5 },
     mqtt: { url: broker.url, baseTopic: base, cameraId: 'door', discovery: { prefix: `ha-${base}` } },
     http: { enabled: false },
+    collect: { dir: join(work, 'collect') },
     log: { level: 'silent', decisions: false },
     ...rest,
   });
 }
 
-test('the store\'s active model re-pointed while running (activate, then rollback): swapped between frames, labels and discovery follow', async () => {
+test('the store\'s active model re-pointed while running (activate, then rollback): swapped between frames, labels and discovery follow', { timeout: 90_000 }, async () => {
   const images = join(work, 'store-camera');
   await writeImages(images, { 'a.jpg': await solidJpeg(240, 10, 10) });
   const root = join(work, 'models');
@@ -81,7 +82,7 @@ test('the store\'s active model re-pointed while running (activate, then rollbac
   }
 });
 
-test('Home Assistant discovery turned off between runs: every entity of the first run is removed from the broker', async () => {
+test('Home Assistant: the Capture button captures; discovery turned off between runs removes every entity of the first run from the broker', { timeout: 90_000 }, async (t) => {
   const images = join(work, 'ha-camera');
   const modelDir = join(work, 'ha-model');
   await writeImages(images, { 'a.jpg': await solidJpeg(10, 240, 10) });
@@ -89,11 +90,18 @@ test('Home Assistant discovery turned off between runs: every entity of the firs
   const configTopics = (r: Recorder, from = 0) => new Set(r.messages.slice(from).filter((m) => m.topic.startsWith('ha-hadis/') && m.payload.length > 0).map((m) => m.topic));
 
   const rec = await Recorder.connect(broker.url, ['ha-hadis/#', 'hadis/#']);
+  t.after(() => rec.close()); // also when an assertion fails: an open client would keep the test process alive
   const first = await createDaemon(config({ images, modelDir, base: 'hadis' }), silentLogger());
   try {
     await first.start();
     await rec.next(rec.on('hadis/door/state', 'green'));
-    await rec.next((m) => m.topic === 'ha-hadis/button/hadis_door/capture/config' && m.payload.length > 0);
+    const button = JSON.parse((await rec.next((m) => m.topic === 'ha-hadis/button/hadis_door/capture/config' && m.payload.length > 0)).payload.toString());
+    // Pressing the button in Home Assistant publishes payload_press on command_topic: it must capture a frame.
+    const from = rec.messages.length;
+    await rec.client.publishAsync(button.command_topic, button.payload_press, { qos: 1 });
+    const pressed = JSON.parse((await rec.next(rec.on('hadis/response/capture'), 10_000, from)).payload.toString());
+    assert.equal(pressed.status, 'ok', JSON.stringify(pressed));
+    assert.deepEqual([...(await readFile(pressed.data.image)).subarray(0, 2)], [0xff, 0xd8]);
   } finally {
     await first.stop();
   }
@@ -110,14 +118,13 @@ test('Home Assistant discovery turned off between runs: every entity of the firs
     await rec.next(rec.on('hadis/door/state', 'green'), 15_000, mark);
   } finally {
     await second.stop();
-    await rec.close();
   }
 
   // A subscriber arriving now (Home Assistant restarting) gets no retained config for this camera; a marker published
   // after subscribing arrives after every retained message, so its arrival proves there were none.
   const late = await Recorder.connect(broker.url, ['ha-hadis/#', 'hadis/marker']);
+  t.after(() => late.close());
   await late.client.publishAsync('hadis/marker', 'end', { qos: 1 });
   await late.next(late.on('hadis/marker', 'end'));
   assert.deepEqual(late.messages.filter((m) => m.topic.startsWith('ha-hadis/')).map((m) => m.topic), []);
-  await late.close();
 });
