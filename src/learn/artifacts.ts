@@ -19,6 +19,8 @@ export interface RunSummary {
   valLoss?: number;
   exportParityMaxAbsDiff?: number;
   trainSeconds: number;
+  /** Transfer learning: embeddings read from the disk cache vs. computed by the backbone in this run. */
+  embeddings?: { cached: number; computed: number };
 }
 
 export function metricsJson(s: RunSummary): Record<string, unknown> {
@@ -39,6 +41,7 @@ export function metricsJson(s: RunSummary): Record<string, unknown> {
     best: best ?? null,
     validation: s.val ? { accuracy: s.val.accuracy, loss: s.valLoss ?? null, n: s.val.n, macroF1: s.val.macroF1, perClass: s.val.perClass, confusion: s.val.confusion } : null,
     exportParityMaxAbsDiff: s.exportParityMaxAbsDiff ?? null,
+    ...(s.embeddings ? { embeddings: s.embeddings } : {}),
     history: s.fit.history,
   };
 }

@@ -97,6 +97,7 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
       options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null,
         hidden: o.transfer.hidden, dropout: o.transfer.dropout, augmentCopies: o.transfer.augmentCopies, backbone: backboneFolder.dir, backboneSha256: backboneFolder.manifest.sha256 },
       backend: deps.backend, fit, val: report, valLoss, trainSeconds: 0,
+      embeddings: { cached: train.cached + val.cached, computed: train.computed + val.computed },
     };
     const layers = denseLayersOf(head);
     const provenance = { dataset: resolve(o.dataset), source: 'edgecam train --arch transfer', ...(o.command ? { command: o.command } : {}), datasetSummary: classCounts([...split.train, ...split.val], split.labels) };
