@@ -126,6 +126,16 @@ test('models view: versions with metrics and the active one; rollback switches t
   await page.goto(`${rig.url}/#models`);
   await page.getByRole('button', { name: 'Activate version 2' }).click();
   await waitUntil(async () => (await rig.store.active()) === '2' && rig.daemon.snapshot().model?.version === '2', 15_000, 'version 2 back');
+
+  // Fine-tune now: the daemon's learning loop runs (and here ends: one labelled frame is not a dataset); the page
+  // shows each state it reports until the last one, with its message.
+  await page.getByRole('button', { name: 'Fine-tune now' }).click();
+  await page.waitForFunction(() => /^Fine-tune: (failed|rejected|activated)/.test(document.getElementById('finetune-text')?.textContent ?? ''), undefined, { timeout: 60_000 });
+  const shown = await page.textContent('#finetune-text') ?? '';
+  const reported = (await (await fetch(`${rig.url}/api/models`, { headers: { authorization: `Bearer ${PASSWORD}` } })).json()) as { finetune: { state: string; message?: string } };
+  assert.ok(shown.startsWith(`Fine-tune: ${reported.finetune.state}`), `${shown} vs ${JSON.stringify(reported.finetune)}`);
+  if (reported.finetune.message) assert.ok(shown.includes(reported.finetune.message));
+  await page.screenshot({ path: join(SHOTS, 'models-finetune.png') });
 });
 
 test('without the password the browser gets a 401 and none of the page', async () => {

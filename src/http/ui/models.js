@@ -87,6 +87,7 @@ function renderFinetune(f) {
   if (f.message) parts.push(f.message);
   $('finetune-text').textContent = parts.join(' · ');
   const bar = $('finetune-progress');
+  bar.hidden = /^(failed|rejected|activated)$/.test(f.state); // finished: no bar, the text says how it ended
   if (f.epoch !== undefined && f.epochs) bar.value = Math.min(1, f.epoch / f.epochs);
   else if (f.done !== undefined && f.total) bar.value = Math.min(1, f.done / f.total);
   else bar.removeAttribute('value'); // indeterminate while embedding/evaluating
