@@ -85,7 +85,9 @@ test('unreadable files are skipped and counted; a pass with nothing readable fai
   const frames: Frame[] = [];
   source.on('frame', (f) => frames.push(f));
   await source.start();
-  for (let i = 0; i < 20 && source.skippedFiles < 2; i++) { await clock.advance(1); await new Promise((r) => setTimeout(r, 5)); }
+  // Real file reads between fake ticks: up to 1000 rounds (a bound, left early), enough on a loaded 2-core machine
+  // where 20 rounds (~100 ms) was sometimes too few for two reads.
+  for (let i = 0; i < 1000 && source.skippedFiles < 2; i++) { await clock.advance(1); await new Promise((r) => setTimeout(r, 5)); }
   assert.ok(source.skippedFiles >= 2);
   assert.ok(frames.length >= 2);
   assert.ok(frames.every((f) => f.origin === join(dir, 'a.jpg')));
@@ -95,7 +97,7 @@ test('unreadable files are skipped and counted; a pass with nothing readable fai
   const broken = new FolderSource({ logger: silentLogger(), clock }, { dir, fps: 1000 });
   const failed = new Promise<Error>((resolve) => broken.on('error', resolve));
   await broken.start();
-  for (let i = 0; i < 20 && broken.status !== 'offline'; i++) { await clock.advance(1); await new Promise((r) => setTimeout(r, 5)); }
+  for (let i = 0; i < 1000 && broken.status !== 'offline'; i++) { await clock.advance(1); await new Promise((r) => setTimeout(r, 5)); }
   assert.equal((await failed as CaptureError).code, 'FOLDER_UNREADABLE');
   await broken.stop();
 });
