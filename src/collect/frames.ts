@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { EdgecamError, errorMessage } from '../errors.js';
@@ -102,7 +103,9 @@ export async function readSidecar(path: string): Promise<FrameSidecar | undefine
 
 /** Write a file so that it is either absent or complete: temp name, fsync, rename, fsync the folder. */
 export async function writeFileAtomic(path: string, content: Uint8Array | string, write: WriteFn = defaultWrite): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+  // Unique per call, not just per process: two captures of the same frame at once each rename their own file
+  // (with a per-process name the second rename failed with ENOENT; found by test/faults/requests).
+  const tmp = join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   try {
     await write(tmp, content);
     await rename(tmp, path);
