@@ -6,6 +6,8 @@ import { rng } from './bad-images.js';
  */
 
 export const KNOWN_COMMANDS = ['status', 'capture', 'reload-model', 'set-threshold'] as const;
+/** Registered by the learning loop when collect.enabled is on. */
+export const LEARNING_COMMANDS = ['label', 'finetune'] as const;
 /** The router's rule for a command it answers; anything else is ignored (it could not be answered safely). */
 export const ANSWERABLE = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -32,13 +34,14 @@ const WRONG_TYPES = [
   '{"threshold": 0.5}', '{,}', '{"a":1,,}', '\ufeff{}', '{"label": "\ud800"}',
 ];
 
-export function generateRequests(count: number, escapeDir: string, seed = 42): GeneratedRequest[] {
-  const rand = rng(seed);
+export function generateRequests(count: number, escapeDir: string, options: { learning?: boolean; seed?: number } = {}): GeneratedRequest[] {
+  const rand = rng(options.seed ?? 42);
+  const commands: readonly string[] = options.learning ? [...KNOWN_COMMANDS, ...LEARNING_COMMANDS] : KNOWN_COMMANDS;
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
   const traversal = traversalStrings(escapeDir);
   const out: GeneratedRequest[] = [];
   for (let i = 0; i < count; i++) {
-    const command = pick(KNOWN_COMMANDS);
+    const command = pick(commands);
     const k = i % 20;
     if (k < 6) {
       const bytes = Buffer.from(Array.from({ length: Math.floor(rand() * 2048) }, () => Math.floor(rand() * 256)));
@@ -62,6 +65,10 @@ export function generateRequests(count: number, escapeDir: string, seed = 42): G
     } else if (k < 15 && i % 40 === 14) {
       // Valid captures whose labels try to escape: answered ok, saved inside the data folder under a cleaned name.
       out.push({ command: 'capture', payload: Buffer.from(JSON.stringify({ label: pick(traversal).slice(0, 100), transaction: i })), category: 'path traversal: capture label' });
+    } else if (k < 16 && options.learning) {
+      // Labelling with class names and frame ids that try to escape the collection folder.
+      const body = rand() > 0.5 ? { ids: [pick(traversal).slice(0, 64)], class: 'cat' } : { ids: ['20240101T000000000Z-0'], class: pick(traversal).slice(0, 200) };
+      out.push({ command: 'label', payload: Buffer.from(JSON.stringify({ ...body, transaction: i })), category: 'path traversal: label request' });
     } else if (k < 17) {
       out.push({ command: 'reload-model', payload: Buffer.from(JSON.stringify({ dir: pick(traversal), transaction: i })), category: 'path traversal: model folder' });
     } else if (k < 18) {

@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
@@ -23,7 +23,7 @@ async function filesUnder(dir: string): Promise<string[]> {
   return entries.filter((e) => !e.isDirectory()).map((e) => join(e.parentPath, e.name)).sort();
 }
 
-test('10,000 hostile MQTT requests: each answered with ok/error or ignored, nothing written outside the data folder, daemon still serving', async (t) => {
+async function hostileRequests(t: TestContext, learning: boolean): Promise<void> {
   const sandbox = await mkdtemp(join(tmpdir(), 'edgecam-faults-requests-'));
   const work = join(sandbox, 'app');
   const dataDir = join(work, 'data', 'collect');
@@ -38,11 +38,11 @@ test('10,000 hostile MQTT requests: each answered with ok/error or ignored, noth
       model: { dir: join(work, 'model'), watch: false },
       mqtt: { url: broker.url, baseTopic: 'bq', cameraId: 'door', discovery: { enabled: false } },
       http: { enabled: false },
-      collect: { dir: dataDir },
+      collect: { dir: dataDir, enabled: learning },
       log: { level: 'silent', decisions: false },
     },
   });
-  const requests = generateRequests(COUNT, escapeDir);
+  const requests = generateRequests(COUNT, escapeDir, { learning });
   const responses: { command: string; body: Record<string, unknown> | undefined; raw: string }[] = [];
   const client = await mqtt.connectAsync(broker.url, { clientId: 'faults-requests', reconnectPeriod: 0 });
   client.on('message', (topic, payload) => {
@@ -86,7 +86,8 @@ test('10,000 hostile MQTT requests: each answered with ok/error or ignored, noth
         if (image) assert.ok(!relative(dataDir, resolve(image)).startsWith('..'), `capture saved inside the data folder: ${image}`);
       }
     }
-    assert.ok(responses.some((r) => r.command === 'capture' && r.body?.status === 'ok'), 'traversal labels were saved (cleaned), not refused wholesale');
+    if (!learning) assert.ok(responses.some((r) => r.command === 'capture' && r.body?.status === 'ok'), 'traversal labels were saved (cleaned), not refused wholesale');
+    else assert.ok(responses.some((r) => r.command === 'label') && responses.some((r) => r.command === 'finetune'), 'the learning loop\'s commands were exercised');
     assert.ok(ok < responses.length, 'most requests were refused');
 
     const codes = new Map<string, number>();
@@ -117,4 +118,12 @@ test('10,000 hostile MQTT requests: each answered with ok/error or ignored, noth
     await rm(sandbox, { recursive: true, force: true });
     await rm(escapeDir, { recursive: true, force: true });
   }
+}
+
+test('10,000 hostile MQTT requests (collection off): each answered with ok/error or ignored, nothing written outside the data folder, daemon still serving', async (t) => {
+  await hostileRequests(t, false);
+});
+
+test('10,000 hostile MQTT requests (collection and learning loop on: label, finetune): same guarantees', async (t) => {
+  await hostileRequests(t, true);
 });
