@@ -144,7 +144,16 @@ export class Collector implements Component {
     if (label !== undefined) validateClassName(label);
     const sidecar = meta ? this.sidecarOf({ ...meta, frame }, 'requested') : { id: '', time: new Date(frame.timestamp).toISOString(), reason: 'requested' as const, bytes: frame.data.length };
     await this.saving?.catch(() => undefined);
-    const saved = await this.saveFrame(frame, sidecar, { skipDuplicates: false, ...(label ? { label } : {}) });
+    let saved: SavedFrame | undefined;
+    try {
+      saved = await this.saveFrame(frame, sidecar, { skipDuplicates: false, ...(label ? { label } : {}) });
+    } catch (err) {
+      const code = (err as { code?: string }).code;
+      if (code !== 'ENOSPC' && code !== 'EDQUOT') throw err;
+      // Answer the request with what happened and what to do (not a bare "ENOSPC"), and pause like automatic saves do.
+      this.onSaveError(err);
+      throw new CollectError('COLLECT_DISK_FULL', `the disk holding ${this.options.dir} is full; the frame was not kept (classification goes on). Free some space or lower collect.maxMegabytes`, { cause: err });
+    }
     if (!saved) throw new CollectError('COLLECT_SKIPPED', 'the frame was not saved');
     return saved;
   }
