@@ -113,39 +113,58 @@ test('disk full while collecting: collection pauses with one warning, classifica
     }
 
     if (realDisk) {
-      // The daemon's capture request on the full disk: an explained error, the daemon keeps classifying.
-      const broker = await startMosquitto();
-      await writeImages(join(work, 'camera'), { 'a.jpg': await noisyJpeg(99) });
-      const { daemon } = buildDaemon({
-        config: {
-          camera: { source: `folder:${join(work, 'camera')}`, fps: 5 }, model: { dir: modelDir, watch: false },
-          mqtt: { url: broker.url, baseTopic: 'df', cameraId: 'door', discovery: { enabled: false } }, http: { enabled: false },
-          collect: { dir: join(disk, 'collect') }, log: { level: 'silent', decisions: false },
-        },
-      });
-      const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
-      const responses: Record<string, unknown>[] = [];
-      client.on('message', (_topic, payload) => responses.push(JSON.parse(payload.toString()) as Record<string, unknown>));
-      await client.subscribeAsync('df/response/capture', { qos: 1 });
-      try {
-        await daemon.start();
-        await waitUntil(() => daemon.snapshot().counters.classified > 0, 15_000, 'classifying');
-        await client.publishAsync('df/request/capture', JSON.stringify({ label: 'cat', transaction: 1 }), { qos: 1 });
-        await waitUntil(() => responses.length > 0, 10_000, 'capture answered');
-        assert.equal(responses[0]!.status, 'error', JSON.stringify(responses[0]));
-        assert.match(String(responses[0]!.error), /full|space/i, 'the error says the disk is full');
-        assert.notEqual(responses[0]!.code, 'REQUEST_FAILED', `an explained error code, got ${JSON.stringify(responses[0])}`);
-        const classified = daemon.snapshot().counters.classified;
-        await waitUntil(() => daemon.snapshot().counters.classified > classified + 2, 10_000, 'classification continues');
-        assert.deepEqual(await leftovers(disk), [], 'the failed capture left no partial file');
-      } finally {
-        await daemon.stop();
-        await client.endAsync(true);
-        await broker.stop();
-      }
+      // The daemon itself, collecting automatically (the learning loop), then with collection off (capture-writer).
+      await rm(join(disk, 'collect'), { recursive: true, force: true });
+      await writeImages(join(work, 'camera'), Object.fromEntries(await Promise.all(Array.from({ length: 8 }, async (_, i) => [`${i}.jpg`, await noisyJpeg(50 + i)] as const))));
+      await daemonOnFullDisk({ work, disk, modelDir, collecting: true });
+      await daemonOnFullDisk({ work, disk, modelDir, collecting: false });
     }
   } finally {
     if (realDisk) await exec('umount', [disk]).catch(() => exec('umount', ['-l', disk]));
     await rm(work, { recursive: true, force: true });
   }
 });
+
+/** The running daemon on the full tmpfs: collection pauses with one warning, classification and requests go on. */
+async function daemonOnFullDisk(o: { work: string; disk: string; modelDir: string; collecting: boolean }): Promise<void> {
+  const broker = await startMosquitto();
+  const { logger, text } = capturedLogger('info');
+  const { daemon } = buildDaemon({
+    logger,
+    config: {
+      camera: { source: `folder:${join(o.work, 'camera')}`, fps: 10 }, model: { dir: o.modelDir, watch: false },
+      mqtt: { url: broker.url, baseTopic: 'df', cameraId: 'door', discovery: { enabled: false } }, http: { enabled: false },
+      // lowConfidence 1 and no duplicate check: every frame is worth keeping, so the disk fills within seconds.
+      collect: { dir: join(o.disk, 'collect'), enabled: o.collecting, lowConfidence: 1, duplicateThreshold: 0, sampleInterval: 0 },
+      log: { level: 'info', decisions: false },
+    },
+  });
+  const client = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+  const responses: Record<string, unknown>[] = [];
+  client.on('message', (_topic, payload) => responses.push(JSON.parse(payload.toString()) as Record<string, unknown>));
+  await client.subscribeAsync('df/response/capture', { qos: 1 });
+  try {
+    await daemon.start();
+    await waitUntil(() => daemon.snapshot().counters.classified > 0, 15_000, 'classifying');
+    if (o.collecting) {
+      await waitUntil(() => text().includes('disk is full'), 30_000, 'collection paused on the full disk');
+      const atPause = daemon.snapshot().counters.classified;
+      await waitUntil(() => daemon.snapshot().counters.classified >= atPause + 20, 15_000, 'classification continues while collection is paused');
+      assert.equal(text().split('\n').filter((l) => l.includes('disk is full')).length, 1, 'one warning, no retry per frame');
+    }
+    await client.publishAsync('df/request/capture', JSON.stringify({ label: 'cat', transaction: 1 }), { qos: 1 });
+    await waitUntil(() => responses.length > 0, 10_000, 'capture answered');
+    const r = responses[0]!;
+    assert.equal(r.status, 'error', JSON.stringify(r));
+    assert.match(String(r.error), /full|space/i, `the error says the disk is full: ${JSON.stringify(r)}`);
+    assert.notEqual(r.code, 'REQUEST_FAILED', `an explained error code (collecting: ${o.collecting}), got ${JSON.stringify(r)}`);
+    const classified = daemon.snapshot().counters.classified;
+    await waitUntil(() => daemon.snapshot().counters.classified > classified + 2, 10_000, 'classification continues');
+    assert.deepEqual(await leftovers(o.disk), [], 'no partial file left');
+    assert.equal(daemon.snapshot().counters.failed, 0, 'no frame failed because of the disk');
+  } finally {
+    await daemon.stop();
+    await client.endAsync(true);
+    await broker.stop();
+  }
+}
