@@ -45,6 +45,8 @@ export interface PipelineFigures {
   rssSteadyMb: number;
   /** CPU time of this process while frames flowed, % of one core (200 % = both cores of a 2-core board). */
   cpuPct: number;
+  /** CPU time of the daemon process per acknowledged frame, ms (all threads; includes frames dropped by backpressure). */
+  cpuMsPerFrame: number;
   samples: RssSample[];
   /** The pipeline's own per-stage p50 while overlapped (what each stage cost with the other running). */
   stageP50Ms: { preprocess: number | null; inference: number | null };
@@ -129,6 +131,10 @@ class Sampler {
     this.cpuAt = undefined;
   }
 
+  get cpuMs(): number {
+    return this.cpuMicros / 1000;
+  }
+
   get cpuPct(): number {
     return this.flowingMs > 0 ? (this.cpuMicros / 1000 / this.flowingMs) * 100 : Number.NaN;
   }
@@ -208,6 +214,7 @@ export async function runPipelineBench(options: PipelineRunOptions, send: (m: Pi
       rssPeakMb: process.resourceUsage().maxRSS / 1024,
       rssSteadyMb: median(steady),
       cpuPct: sampler.cpuPct,
+      cpuMsPerFrame: sampler.cpuMs / acknowledged,
       samples: sampler.samples,
       stageP50Ms: { preprocess: snap.latency.preprocess.percentile(50) ?? null, inference: snap.latency.inference.percentile(50) ?? null },
     };

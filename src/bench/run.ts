@@ -29,6 +29,7 @@ export interface BenchOptions {
   soakMinutes?: number;
   /** ORT intra-op threads of the pipeline (stage b is measured with 1 and 2 either way). */
   intraOpThreads: number;
+
   /** How many `edgecam run` starts to time (median reported). */
   startupRuns?: number;
 }
@@ -110,6 +111,7 @@ export async function runBench(deps: BenchDeps, options: BenchOptions): Promise<
           await child.ready();
           const preSamples: number[] = [];
           const inferSamples: number[] = [];
+          const cpu = { pre: 0, infer: 0 };
           for (let r = 0; r < rounds; r++) {
             const p = await measurePreprocess(image.preprocessImage, frames, spec, { seconds: 1, warmupRuns: 2 });
             const i = await measureInference(classifier, tensors, { seconds: 1, warmupRuns: 2 });
@@ -119,12 +121,14 @@ export async function runBench(deps: BenchDeps, options: BenchOptions): Promise<
             const w = await child.window();
             preSamples.push(...p.samples);
             inferSamples.push(...i.samples);
+            cpu.pre += p.cpuMsPerRun * p.runs;
+            cpu.infer += i.cpuMsPerRun * i.runs;
             roundRatios.push((w.acked / w.seconds) / (1000 / Math.max(p.p50Ms, i.p50Ms)));
           }
           child.send({ cmd: 'finish' });
           pipeline = await child.result();
-          pre = stageFigures(preSamples);
-          inferUsed = stageFigures(inferSamples);
+          pre = stageFigures(preSamples, cpu.pre / preSamples.length);
+          inferUsed = stageFigures(inferSamples, cpu.infer / inferSamples.length);
         } finally {
           child.kill();
         }
@@ -133,14 +137,14 @@ export async function runBench(deps: BenchDeps, options: BenchOptions): Promise<
       await classifier.dispose();
     }
     const limitFps = 1000 / Math.max(pre.p50Ms, inferUsed.p50Ms);
-    print(`(a) preprocess alone: p50 ${pre.p50Ms.toFixed(2)} ms, p90 ${pre.p90Ms.toFixed(2)} ms (${pre.runs} frames)`);
-    print(`(b) inference alone, ${options.intraOpThreads} thread(s), as the pipeline runs it: p50 ${inferUsed.p50Ms.toFixed(2)} ms, p90 ${inferUsed.p90Ms.toFixed(2)} ms (${inferUsed.runs} runs)`);
+    print(`(a) preprocess alone: p50 ${pre.p50Ms.toFixed(2)} ms, p90 ${pre.p90Ms.toFixed(2)} ms (${pre.runs} frames); CPU ${pre.cpuMsPerRun.toFixed(2)} ms/frame`);
+    print(`(b) inference alone, ${options.intraOpThreads} thread(s), as the pipeline runs it: p50 ${inferUsed.p50Ms.toFixed(2)} ms, p90 ${inferUsed.p90Ms.toFixed(2)} ms (${inferUsed.runs} runs); CPU ${inferUsed.cpuMsPerRun.toFixed(2)} ms/run`);
     if (roundRatios.length) print(`    ratio per round: ${roundRatios.map((x) => x.toFixed(2)).join(', ')}`);
     const c = pipeline.counters;
     print(`(c) pipeline: ${pipeline.fps.toFixed(1)} frames/s acknowledged; latency arrival→PUBACK p50 ${pipeline.latencyP50Ms.toFixed(2)} ms, p99 ${pipeline.latencyP99Ms.toFixed(2)} ms; ` +
       `stages while overlapped p50: preprocess ${pipeline.stageP50Ms.preprocess?.toFixed(2)} ms, inference ${pipeline.stageP50Ms.inference?.toFixed(2)} ms; ` +
       `frames captured ${c.captured}, classified ${c.classified}, dropped by backpressure ${c.dropped}, failed ${c.failed}`);
-    print(`    RSS peak ${pipeline.rssPeakMb.toFixed(1)} MB, steady ${pipeline.rssSteadyMb.toFixed(1)} MB; CPU ${pipeline.cpuPct.toFixed(0)} % of one core (${os.cpus().length} cores)`);
+    print(`    RSS peak ${pipeline.rssPeakMb.toFixed(1)} MB, steady ${pipeline.rssSteadyMb.toFixed(1)} MB; CPU ${pipeline.cpuPct.toFixed(0)} % of one core (${os.cpus().length} cores), ${pipeline.cpuMsPerFrame.toFixed(2)} ms per acknowledged frame vs ${(pre.cpuMsPerRun + inferUsed.cpuMsPerRun).toFixed(2)} ms for the stages alone`);
 
     const startups: number[] = [];
     for (let i = 0; i < (options.startupRuns ?? 3); i++) {

@@ -17,10 +17,12 @@ export interface StageFigures {
   runs: number;
   /** Every timed run, ms (rounds of the bench are pooled from these). */
   samples: number[];
+  /** CPU time of this process per run (all its threads: sharp's and ORT's too), ms: what a run costs, load aside. */
+  cpuMsPerRun: number;
 }
 
-export function stageFigures(samples: number[]): StageFigures {
-  return { p50Ms: median(samples), p90Ms: percentile(samples, 90), runs: samples.length, samples };
+export function stageFigures(samples: number[], cpuMsPerRun: number): StageFigures {
+  return { p50Ms: median(samples), p90Ms: percentile(samples, 90), runs: samples.length, samples, cpuMsPerRun };
 }
 
 export interface StageOptions {
@@ -33,13 +35,15 @@ export interface StageOptions {
 async function timeLoop(run: (i: number) => Promise<unknown>, options: StageOptions): Promise<StageFigures> {
   for (let i = 0; i < (options.warmupRuns ?? 10); i++) await run(i);
   const times: number[] = [];
+  const cpu0 = process.cpuUsage();
   const deadline = performance.now() + options.seconds * 1000;
   for (let i = 0; performance.now() < deadline || times.length < 5; i++) {
     const t0 = performance.now();
     await run(i);
     times.push(performance.now() - t0);
   }
-  return stageFigures(times);
+  const cpu = process.cpuUsage(cpu0);
+  return stageFigures(times, (cpu.user + cpu.system) / 1000 / times.length);
 }
 
 export type PreprocessFn = (bytes: Uint8Array, spec: PreprocessSpec) => Promise<Tensor>;
