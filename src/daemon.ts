@@ -296,7 +296,7 @@ export class Daemon implements Component {
       void mqtt.publishState(decision.stableLabel);
     }
     if (this.options.config.log.decisions ?? !this.options.config.mqtt.url) this.printDecision(r, decision);
-    this.learning?.offer(r.frame, r.classification.scores, decision, { name: m.name, version: m.version });
+    this.learning?.offer(r.frame, r.classification, decision, m);
   }
 
   /** Collection, labelling and fine-tuning (src/collect/daemon-hook.ts); optional: the daemon classifies without it. */

@@ -6,6 +6,7 @@ import type { Clock, Component, Frame } from '../types.js';
 import { CollectError, extensionOf, frameId, listFrames, writeFileAtomic, UNLABELLED, LABELLED, type CollectReason, type FrameSidecar, type WriteFn } from './frames.js';
 import { validateClassName } from './labels.js';
 import { greyThumbnail, thumbnailDistance } from './thumbnail.js';
+import { cacheEmbedding } from './embedding-cache.js';
 
 /**
  * Keeps the frames worth learning from (issue 5 item 1): low-confidence frames, frames where the stable label
@@ -26,6 +27,8 @@ export interface CollectOptions {
   sampleIntervalSeconds: number;
   /** Mean 8×8 grey difference (0..255) under which a frame repeats the last kept one and is skipped (0: keep all). */
   duplicateThreshold: number;
+  /** Fine-tune embedding cache to file offered embeddings into (learn/finetune-options defaultCacheDir). */
+  embeddingCacheDir?: string;
   /** After ENOSPC, wait this long before trying again (default 600 s). */
   pauseSeconds?: number;
   camera?: string;
@@ -48,6 +51,8 @@ export interface FrameOffer {
   stableChanged: boolean;
   scores: Record<string, number>;
   model: { name: string; version: string } | null;
+  /** The frame's backbone embedding and the cache key of that backbone (transfer models), for the fine-tune cache. */
+  embedding?: { key: string; values: Float32Array };
 }
 
 export interface CollectCounters {
@@ -60,7 +65,7 @@ export interface CollectCounters {
 }
 
 /** Frames waiting to be written; more arrive only if the disk is slower than the camera, and are dropped (counted). */
-const MAX_QUEUED = 4;
+const MAX_QUEUED = 16;
 
 /** Sidecars are ~0.5 KB; counted at a fixed size so the quota needs no extra stat calls. */
 const SIDECAR_ESTIMATE = 600;
@@ -130,7 +135,11 @@ export class Collector implements Component {
     this.queued++;
     const previous = this.saving ?? Promise.resolve();
     const next = previous
-      .then(() => (this.started && !this.paused ? this.saveFrame(o.frame, sidecar, { skipDuplicates: true }) : undefined))
+      .then(async () => {
+        if (!this.started || this.paused) return;
+        const saved = await this.saveFrame(o.frame, sidecar, { skipDuplicates: true });
+        if (saved && o.embedding && this.options.embeddingCacheDir) await cacheEmbedding(this.options.embeddingCacheDir, o.embedding.key, o.frame.data, o.embedding.values);
+      })
       .catch((err: unknown) => this.onSaveError(err))
       .finally(() => {
         this.queued--;

@@ -4,7 +4,8 @@ import { EdgecamError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { FinetuneProgress } from '../learn/finetune.js';
 import type { FinetuneOutcome, finetuneAndActivate as FinetuneAndActivate } from '../learn/finetune-process.js';
-import { finetuneOptions } from '../learn/finetune-options.js';
+import { defaultCacheDir, finetuneOptions } from '../learn/finetune-options.js';
+import type { Manifest } from '../models/manifest.js';
 import type { MqttBus } from '../publish/mqtt.js';
 import type { RequestRouter } from '../publish/requests.js';
 import type { Clock, Component, Frame, Scores } from '../types.js';
@@ -70,7 +71,7 @@ export class LearningLoop implements Component {
   async start(): Promise<void> {
     if (!this.options.collect.enabled || this.collector) return;
     const c = new Collector({ logger: this.deps.logger, clock: this.deps.clock }, {
-      ...this.options.collect, ...(this.options.camera ? { camera: this.options.camera } : {}), ...(this.options.source ? { source: this.options.source } : {}),
+      ...this.options.collect, embeddingCacheDir: defaultCacheDir(this.options.collect.dir), ...(this.options.camera ? { camera: this.options.camera } : {}), ...(this.options.source ? { source: this.options.source } : {}),
     });
     await c.start();
     this.collector = c;
@@ -85,13 +86,16 @@ export class LearningLoop implements Component {
   }
 
   /** Every classified frame passes here (never throws, never waits). */
-  offer(frame: Frame, scores: Scores, decision: { label: string; stableLabel: string; changed: boolean }, model: { name: string; version: string }): void {
+  offer(frame: Frame, classification: { scores: Scores; embedding?: Float32Array }, decision: { label: string; stableLabel: string; changed: boolean }, model: Manifest): void {
     if (!this.collector) return;
+    const { scores, embedding } = classification;
     const p = scores.probabilities;
     const top = p.reduce((best, v, i) => (v > p[best]! ? i : best), 0);
     this.collector.offer({
       frame, label: scores.labels[top] ?? decision.label, confidence: p[top] ?? 0, stableLabel: decision.stableLabel, stableChanged: decision.changed,
-      scores: Object.fromEntries(scores.labels.map((l, i) => [l, Number(p[i]!.toFixed(4))])), model,
+      scores: Object.fromEntries(scores.labels.map((l, i) => [l, Number(p[i]!.toFixed(4))])), model: { name: model.name, version: model.version },
+      // Same key as finetune.ts uses: the backbone is what the embedding depends on, not the head.
+      ...(embedding ? { embedding: { key: model.provenance.backboneSha256 ?? model.sha256, values: embedding } } : {}),
     });
   }
 
@@ -166,7 +170,7 @@ export class LearningLoop implements Component {
     return {
       version: o.version, activated: o.activated, accepted: o.accepted, forced: o.forced, reason: o.reason, parentVersion: o.parentVersion,
       labels: o.labels, newClasses: o.newClasses, candidateAccuracy: o.candidateAccuracy, currentAccuracy: o.currentAccuracy,
-      counts: o.counts, seconds: Number(o.seconds.toFixed(2)), ...(o.secondsToActive !== undefined ? { secondsToActive: Number(o.secondsToActive.toFixed(2)) } : {}),
+      counts: o.counts, embeddings: o.embeddings, seconds: Number(o.seconds.toFixed(2)), ...(o.secondsToActive !== undefined ? { secondsToActive: Number(o.secondsToActive.toFixed(2)) } : {}),
     };
   }
 

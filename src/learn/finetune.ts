@@ -10,8 +10,8 @@ import { balancedClassWeights } from './dataset.js';
 import type { PreprocessFn } from './dataset-load.js';
 import { EmbeddingCache, embedFiles } from './embeddings.js';
 import { TrainingError } from './errors.js';
-import { composeTransferModel, HEAD_FILE, headFileFrom } from './head-file.js';
-import { buildHead, denseLayersOf } from './models.js';
+import { composeTransferModel, HEAD_FILE, headFileFrom, headLayers, parseHeadFile } from './head-file.js';
+import { buildHead, denseLayersOf, type DenseLayerWeights } from './models.js';
 import { versionFromDate } from './options.js';
 import { fitModel } from './train.js';
 import { finetuneSplit, type FinetuneSplit } from './finetune-data.js';
@@ -121,20 +121,28 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   let candidateAccuracy: number | null;
   let currentAccuracy: number | null;
   let embedded;
+  let held;
   const head = buildHead({ embeddingSize: emb.size, hidden: o.hidden, dropout: o.dropout, nClasses: split.labels.length, seed: o.seed });
   try {
     progress({ state: 'embedding', done: 0, total: split.train.length });
-    embedded = await embedFiles({
-      logger: deps.logger, preprocess: deps.preprocess, backbone: current, cache: new EmbeddingCache(o.cacheDir, backboneKey, emb.size),
+    // The daemon filed most embeddings in the cache when it kept the frames; only the rest go through the backbone.
+    const cache = new EmbeddingCache(o.cacheDir, backboneKey, emb.size);
+    const all = [...split.train, ...split.holdout];
+    const both = await embedFiles({
+      logger: deps.logger, preprocess: deps.preprocess, backbone: current, cache,
       onProgress: (done, total) => { if (done % 50 === 0 || done === total) deps.onProgress?.({ state: 'embedding', done, total }); },
-    }, split.train, { spec: preprocessSpecOf(active.manifest), size: emb.size, seed: o.seed });
+    }, all, { spec: preprocessSpecOf(active.manifest), size: emb.size, seed: o.seed });
+    const isTrain = new Set(split.train.map((f) => f.path));
+    embedded = subset(both, (file) => isTrain.has(file), emb.size);
+    held = subset(both, (file) => !isTrain.has(file), emb.size);
     const nClasses = split.labels.length;
     await fitModel(head, { x: embedded.x, sampleDims: [emb.size], y: embedded.y }, undefined, {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: 0, seed: o.seed, nClasses, activation: 'softmax',
       classWeights: balancedClassWeights(embedded.y, nClasses),
     }, { epochEnd: (logs) => progress({ state: 'training', epoch: logs.epoch, epochs: o.epochs, accuracy: Number(logs.acc.toFixed(4)) }) });
     progress({ state: 'evaluating' });
-    currentAccuracy = await holdoutAccuracy(deps, current, split, split.labels);
+    const currentHead = await headOf(active, split.labels.slice(0, active.manifest.labels.length), emb.size);
+    currentAccuracy = currentHead ? accuracyOf(currentHead, active.manifest.labels, held, split.labels, emb.size) : await holdoutAccuracy(deps, current, split, split.labels);
   } finally {
     await current.dispose();
   }
@@ -153,9 +161,12 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   // The backbone is unchanged by fine-tuning: keep naming the original one (and keep its embedding cache key).
   composed.manifest.provenance = { ...composed.manifest.provenance, backboneSha256: backboneKey, backbone: active.manifest.provenance.backbone ?? composed.manifest.provenance?.backbone };
   const candidateFolder: ModelFolder = { dir: '(candidate)', modelBytes: composed.modelBytes, manifest: validateManifest({ ...composed.manifest, sha256: sha256Hex(composed.modelBytes) }) };
+  candidateAccuracy = held.y.length ? accuracyOf(layers, split.labels, held, split.labels, emb.size) : null;
+  // The gate scored the head on embeddings; prove the composed ONNX (what will serve) computes the same thing.
   const candidate = await createClassifier(cdeps, { folder: candidateFolder, providers: ['cpu'], intraOpThreads: 1 });
   try {
-    candidateAccuracy = await holdoutAccuracy(deps, candidate, split, split.labels);
+    const worst = await parity(deps, candidate, layers, held, emb.size);
+    if (!(worst <= 1e-3)) throw new TrainingError('FINETUNE_PARITY', `the composed model differs from the trained head by ${worst.toExponential(2)}; this is a bug, please report it (nothing was stored)`);
   } finally {
     await candidate.dispose();
   }
@@ -172,6 +183,73 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
     candidateAccuracy, currentAccuracy, counts: split.counts, embeddings: { cached: embedded.cached, computed: embedded.computed },
     seconds: (performance.now() - started) / 1000,
   };
+}
+
+type Embedded = Awaited<ReturnType<typeof embedFiles>>;
+
+function subset(set: Embedded, keep: (file: string) => boolean, size: number): Embedded {
+  const rows = set.files.map((f, i) => (keep(f) ? i : -1)).filter((i) => i >= 0);
+  const x = new Float32Array(rows.length * size);
+  rows.forEach((r, k) => x.set(set.x.subarray(r * size, (r + 1) * size), k * size));
+  return { ...set, x, y: Int32Array.from(rows, (r) => set.y[r]!), files: rows.map((r) => set.files[r]!), sha256: rows.map((r) => set.sha256[r]!) };
+}
+
+/** A dense head in plain JS (a few thousand multiply-adds per frame): scores of one embedding. */
+export function denseForward(layers: DenseLayerWeights[], x: Float32Array): Float32Array {
+  let v = x;
+  for (const l of layers) {
+    const out = Float32Array.from(l.bias);
+    for (let i = 0; i < l.inDim; i++) {
+      const xi = v[i]!;
+      if (xi === 0) continue;
+      for (let j = 0; j < l.outDim; j++) out[j] += xi * l.weights[i * l.outDim + j]!;
+    }
+    if (l.activation === 'relu') for (let j = 0; j < out.length; j++) out[j] = Math.max(0, out[j]!);
+    else if (l.activation === 'sigmoid') for (let j = 0; j < out.length; j++) out[j] = 1 / (1 + Math.exp(-out[j]!));
+    else if (l.activation === 'softmax') {
+      const m = Math.max(...out);
+      let sum = 0;
+      for (let j = 0; j < out.length; j++) sum += (out[j] = Math.exp(out[j]! - m));
+      for (let j = 0; j < out.length; j++) out[j] = out[j]! / sum;
+    }
+    v = out;
+  }
+  return v;
+}
+
+/** Accuracy of a head with `headLabels` on embedded frames labelled by index into `labels`. */
+function accuracyOf(layers: DenseLayerWeights[], headLabels: string[], set: Embedded, labels: string[], size: number): number | null {
+  if (set.y.length === 0) return null;
+  let correct = 0;
+  for (let i = 0; i < set.y.length; i++) {
+    const p = denseForward(layers, set.x.subarray(i * size, (i + 1) * size));
+    if (headLabels[p.indexOf(Math.max(...p))] === labels[set.y[i]!]) correct++;
+  }
+  return correct / set.y.length;
+}
+
+/** The current model's head (head.json) when it sits on the same embedding; undefined → evaluate through ORT. */
+async function headOf(active: ModelFolder, labels: string[], size: number): Promise<DenseLayerWeights[] | undefined> {
+  const text = await readFile(`${active.dir}/${HEAD_FILE}`, 'utf8').catch(() => undefined);
+  if (!text) return undefined;
+  try {
+    const h = parseHeadFile(text);
+    const layers = headLayers(h);
+    const ok = h.labels.join('\n') === labels.join('\n') && layers[0]!.inDim === size && h.backbone.embeddingOutput === active.manifest.output.embedding?.name;
+    return ok ? layers : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function parity(deps: FinetuneDeps, candidate: OrtClassifier, layers: DenseLayerWeights[], set: Embedded, size: number, count = 3): Promise<number> {
+  let worst = 0;
+  for (let i = 0; i < Math.min(count, set.files.length); i++) {
+    const out = await candidate.classify(await deps.preprocess(await readFile(set.files[i]!), preprocessSpecOf(candidate.manifest)));
+    const want = denseForward(layers, out.embedding ?? set.x.subarray(i * size, (i + 1) * size));
+    out.scores.probabilities.forEach((p, k) => { worst = Math.max(worst, Math.abs(p - want[k]!)); });
+  }
+  return worst;
 }
 
 export function gate(candidate: number | null, current: number | null, o: Pick<FinetuneOptions, 'margin' | 'force'>): { accepted: boolean; reason: string } {

@@ -69,6 +69,7 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     const data = response.data as { version: string; activated: boolean; candidateAccuracy: number; currentAccuracy: number; parentVersion: string };
     assert.equal(data.activated, true, JSON.stringify(data));
     assert.equal(data.parentVersion, 'v1');
+    assert.equal((data as unknown as { embeddings: { computed: number } }).embeddings.computed, 0, 'the daemon filed every kept frame\'s embedding while classifying it');
     assert.ok(data.candidateAccuracy >= data.currentAccuracy);
     assert.equal(daemon.snapshot().model?.version, data.version, 'the daemon serves the new version');
     assert.equal(await f.store.active(), data.version);

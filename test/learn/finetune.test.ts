@@ -54,10 +54,13 @@ test('fine-tune beats the current model on held-back frames: stored as accepted 
   const status = JSON.parse(await readFile(join(r.dir, 'store-status.json'), 'utf8')) as { status: string };
   assert.equal(status.status, 'accepted');
   assert.equal(await f.store.active(), 'v1', 'finetune() stores; activation is the caller\'s');
-  // Second run: every embedding comes from the cache.
+  // Second run on top of v2: every embedding comes from the cache, and v2 is scored by its head.json.
+  await f.store.activate('v2');
   const again = await finetune(deps, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'v3' }));
   assert.equal(again.embeddings.computed, 0);
   assert.equal(again.embeddings.cached, r.embeddings.cached + r.embeddings.computed);
+  assert.equal(again.currentAccuracy, r.candidateAccuracy, 'v2 as the current model scores what it scored as the candidate');
+  assert.equal(again.parentVersion, 'v2');
   await rm(f.root, { recursive: true, force: true });
 });
 
