@@ -19,10 +19,16 @@ import { createRng } from './random.js';
  */
 
 export class EmbeddingCache {
-  constructor(private readonly dir: string, private readonly backboneSha: string, private readonly size: number) {}
+  /**
+   * Layout `<dir>/<key[0:16]>/<sha[0:2]>/<sha>[-variant].f32` (src/collect writes into it too). The key is
+   * the backbone sha256, mixed with `spec` when given: the same graph fed with another resize or
+   * normalisation gives other embeddings, which must not be read back as these.
+   */
+  constructor(private readonly dir: string, private readonly backboneSha: string, private readonly size: number, private readonly spec?: PreprocessSpec) {}
 
   private path(imageSha: string, variant: string): string {
-    return join(this.dir, this.backboneSha.slice(0, 16), imageSha.slice(0, 2), `${imageSha}${variant ? `-${variant}` : ''}.f32`);
+    const key = this.spec ? createHash('sha256').update(`${this.backboneSha}\n${JSON.stringify(this.spec)}`).digest('hex') : this.backboneSha;
+    return join(this.dir, key.slice(0, 16), imageSha.slice(0, 2), `${imageSha}${variant ? `-${variant}` : ''}.f32`);
   }
 
   async get(imageSha: string, variant = ''): Promise<Float32Array | undefined> {

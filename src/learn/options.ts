@@ -19,6 +19,8 @@ export interface TrainOptions {
   patience: number;
   augment?: AugmentOptions;
   classWeights: boolean;
+  /** L2 weight decay on kernels. */
+  weightDecay: number;
   /** Replace an existing output folder. */
   force: boolean;
   name?: string;

@@ -16,6 +16,11 @@ function epochLine(l: EpochLogs): Record<string, number | null> {
   return { epoch: l.epoch, loss: r(l.loss), acc: r(l.acc), valLoss: r(l.valLoss), valAcc: r(l.valAcc), seconds: r(l.seconds, 1), imagesPerSecond: r(l.imagesPerSecond, 1) };
 }
 
+function epochText(logs: EpochLogs, improved: boolean): string {
+  const val = logs.valLoss === null ? '' : `  val_loss ${logs.valLoss.toFixed(4)}  val_acc ${logs.valAcc!.toFixed(3)}`;
+  return `epoch ${logs.epoch}: loss ${logs.loss.toFixed(4)}  acc ${logs.acc.toFixed(3)}${val}  ${logs.imagesPerSecond.toFixed(0)} img/s  ${logs.seconds.toFixed(0)} s${improved ? '  *best' : ''}`;
+}
+
 /** Log lines only (tests, non-interactive runs). */
 export function logProgress(logger: Logger): ProgressSink {
   return {
@@ -27,7 +32,10 @@ export function logProgress(logger: Logger): ProgressSink {
 /** cli-progress bars on stderr when it is a TTY, plus the log lines. */
 export async function terminalProgress(logger: Logger, stream: NodeJS.WriteStream = process.stderr): Promise<ProgressSink> {
   const base = logProgress(logger);
-  if (!stream.isTTY) return base;
+  if (!stream.isTTY) {
+    // No bars in a pipe or a log file, but still one line per epoch so a long run shows it is alive.
+    return { task: base.task, fit: { epochEnd: (logs, improved) => { stream.write(`${epochText(logs, improved)}\n`); base.fit.epochEnd?.(logs, improved); } } };
+  }
   const { SingleBar, Presets } = await import('cli-progress');
   let bar: InstanceType<typeof SingleBar> | undefined;
   return {
@@ -47,8 +55,7 @@ export async function terminalProgress(logger: Logger, stream: NodeJS.WriteStrea
       epochEnd(logs, improved) {
         bar?.stop();
         bar = undefined;
-        const val = logs.valLoss === null ? '' : `  val_loss ${logs.valLoss.toFixed(4)}  val_acc ${logs.valAcc!.toFixed(3)}`;
-        stream.write(`epoch ${logs.epoch}: loss ${logs.loss.toFixed(4)}  acc ${logs.acc.toFixed(3)}${val}  ${logs.imagesPerSecond.toFixed(0)} img/s${improved ? '  *best' : ''}\n`);
+        stream.write(`${epochText(logs, improved)}\n`);
         base.fit.epochEnd?.(logs, improved);
       },
     },

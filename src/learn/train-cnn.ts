@@ -74,7 +74,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
   const model = buildCnn({ ...o.cnn, nClasses, seed: o.seed }, activation);
   try {
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, activation,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,
       augment: o.augment ? { options: o.augment, spec } : undefined,
     };
@@ -89,7 +89,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
     const summary: RunSummary = {
       arch: 'cnn', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
-      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
+      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
       backend: deps.backend, fit, val: report, valLoss, exportParityMaxAbsDiff: exported.parityMaxAbsDiff,
       trainSeconds: (performance.now() - started) / 1000,
     };

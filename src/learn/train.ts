@@ -27,6 +27,8 @@ export interface FitOptions {
   seed: number;
   nClasses: number;
   activation: OutputActivation;
+  /** L2 penalty λ·Σw² on Dense/Conv kernels (not biases), added to the loss; 0/undefined = none. */
+  weightDecay?: number;
   /** Per-class loss weights (balancedClassWeights); undefined = all 1. */
   classWeights?: number[];
   /** Augmentation for image batches (NHWC); `spec` relates values to pixels. */
@@ -98,6 +100,11 @@ export function evaluateSet(model: tf.LayersModel, data: TrainData, o: Pick<FitO
   return { loss: n ? lossSum / n : NaN, acc: n ? correct / n : NaN };
 }
 
+function l2Penalty(model: tf.LayersModel, lambda: number): tf.Scalar {
+  const kernels = model.trainableWeights.filter((w) => /kernel/.test(w.originalName)).map((w) => w.read().square().sum());
+  return (kernels.length ? tf.addN(kernels).mul(lambda) : tf.scalar(0)) as tf.Scalar;
+}
+
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Trains `model` in place and leaves it holding the best epoch's weights. */
@@ -133,7 +140,8 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
           return optimizer.minimize(() => {
             const probs = model.apply(x, { training: true }) as tf.Tensor;
             batchCorrect = tf.keep(correctCount(probs, y, o.activation));
-            return perSampleLoss(probs, y, o.nClasses, o.activation).mul(w).mean() as tf.Scalar;
+            const loss = perSampleLoss(probs, y, o.nClasses, o.activation).mul(w).mean() as tf.Scalar;
+            return o.weightDecay ? loss.add(l2Penalty(model, o.weightDecay)) as tf.Scalar : loss;
           }, true)!;
         });
         const batchLoss = (await lossT.data())[0]!;

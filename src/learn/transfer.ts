@@ -12,6 +12,7 @@ import { classificationReport } from './metrics.js';
 import { buildHead, denseLayersOf } from './models.js';
 import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js';
 import { evaluateSet, fitModel, type TrainData } from './train.js';
+import { fitStandardizer, foldIntoFirstLayer, standardize } from './standardize.js';
 import { predictClasses, type TrainOutcome } from './train-cnn.js';
 
 /**
@@ -36,7 +37,7 @@ async function embedSplit(deps: TrainDeps, backbone: OrtClassifier, cache: Embed
 
 /**
  * Runs the composed model on `count` validation images and compares its scores with the tfjs head on
- * those images' embeddings: proves the exported graph computes what was trained.
+ * those images' (standardized) embeddings: proves the exported graph, fold included, computes what was trained.
  */
 async function composedParity(deps: TrainDeps, composed: ModelFolder, head: tf.LayersModel, files: string[], embeddings: Float32Array, size: number, count = 8): Promise<number> {
   const { readFile } = await import('node:fs/promises');
@@ -65,7 +66,7 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
   if (nClasses < 2) throw new TrainingError('TRAIN_ONE_CLASS', 'A classifier needs at least two classes (two class folders).');
 
   const backbone = await createClassifier({ logger: deps.logger, ...deps.classifierDeps }, { folder: backboneFolder, providers: o.transfer.providers });
-  const cache = new EmbeddingCache(o.transfer.cacheDir, backboneFolder.manifest.sha256, emb.size);
+  const cache = new EmbeddingCache(o.transfer.cacheDir, backboneFolder.manifest.sha256, emb.size, preprocessSpecOf(backboneFolder.manifest));
   let train: EmbeddedSet;
   let val: EmbeddedSet;
   try {
@@ -78,10 +79,11 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
 
   const head = buildHead({ embeddingSize: emb.size, hidden: o.transfer.hidden, dropout: o.transfer.dropout, nClasses, seed: o.seed });
   try {
-    const trainData: TrainData = { x: train.x, sampleDims: [emb.size], y: train.y };
-    const valData: TrainData = { x: val.x, sampleDims: [emb.size], y: val.y };
+    const standardizer = fitStandardizer(train.x, emb.size);
+    const trainData: TrainData = { x: standardize(train.x, standardizer), sampleDims: [emb.size], y: train.y };
+    const valData: TrainData = { x: standardize(val.x, standardizer), sampleDims: [emb.size], y: val.y };
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, activation: 'softmax' as const,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, activation: 'softmax' as const,
       classWeights: o.classWeights ? balancedClassWeights(train.y, nClasses) : undefined,
     };
     const fit = await fitModel(head, trainData, valData, fitOptions, deps.progress.fit);
@@ -94,17 +96,17 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
     const summary: RunSummary = {
       arch: 'transfer', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
-      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null,
+      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null,
         hidden: o.transfer.hidden, dropout: o.transfer.dropout, augmentCopies: o.transfer.augmentCopies, backbone: backboneFolder.dir, backboneSha256: backboneFolder.manifest.sha256 },
       backend: deps.backend, fit, val: report, valLoss, trainSeconds: 0,
       embeddings: { cached: train.cached + val.cached, computed: train.computed + val.computed },
     };
-    const layers = denseLayersOf(head);
+    const layers = foldIntoFirstLayer(denseLayersOf(head), standardizer);
     const provenance = { dataset: resolve(o.dataset), source: 'edgecam train --arch transfer', ...(o.command ? { command: o.command } : {}), datasetSummary: classCounts([...split.train, ...split.val], split.labels) };
     const composed = composeTransferModel(backboneFolder, layers, { labels: split.labels, name, version, created: now.toISOString(), provenance, metrics: manifestMetrics(summary) });
     // Written once to check it, then again with the parity figure and charts in place.
     const draft = await writeModelFolder(o.out, { modelBytes: composed.modelBytes, manifest: composed.manifest, overwrite: o.force });
-    const parity = val.y.length ? await composedParity(deps, draft, head, val.files, val.x, emb.size) : 0;
+    const parity = val.y.length ? await composedParity(deps, draft, head, val.files, valData.x, emb.size) : 0;
     if (!(parity <= COMPOSE_TOLERANCE)) {
       throw new TrainingError('TRANSFER_PARITY', `the composed ONNX model differs from the trained head by ${parity.toExponential(2)} (allowed ${COMPOSE_TOLERANCE}); this is a bug in head composition, please report it`);
     }

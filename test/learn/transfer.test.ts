@@ -23,7 +23,7 @@ await tf.setBackend('cpu');
 function options(dir: string, backbone: string, over: Partial<TrainOptions> = {}): TrainOptions {
   return {
     dataset: join(dir, 'data'), out: join(dir, 'model'), arch: 'transfer', epochs: 25, batchSize: 8, lr: 0.05, valSplit: 0.25, seed: 3,
-    patience: 0, classWeights: true, force: true, name: 'colours', version: '1',
+    patience: 0, classWeights: true, weightDecay: 0, force: true, name: 'colours', version: '1',
     cnn: { inputSize: 8, filters: [4], convsPerBlock: 1, dense: [], dropout: 0, batchNorm: false, resize: 'squash' },
     transfer: { backbone, hidden: 4, dropout: 0, augmentCopies: 0, cacheDir: join(dir, 'cache'), providers: ['cpu'] },
     ...over,
