@@ -48,6 +48,8 @@ export const headFileSchema = z.object({
     embeddingSize: z.number().int().positive(),
   }).strict(),
   layers: z.array(layerSchema).min(1),
+  /** The preprocessing the training embeddings were made with; composition gives the full model this one. */
+  preprocess: z.record(z.string(), z.unknown()).optional(),
   provenance: z.record(z.string(), z.unknown()).default({}),
   metrics: z.record(z.string(), z.unknown()).default({}),
 }).strict();
@@ -65,6 +67,7 @@ export function headFileFrom(o: { name: string; version: string; created: string
       embeddingOutput: emb.name, embeddingSize: emb.size,
     },
     layers: o.layers.map((l) => ({ inDim: l.inDim, outDim: l.outDim, activation: l.activation, weights: f32(l.weights), bias: f32(l.bias) })),
+    preprocess: { ...o.backbone.preprocess },
     provenance: o.provenance ?? {},
     metrics: o.metrics ?? {},
   };
@@ -97,6 +100,8 @@ export interface ComposeOptions {
   created: string;
   provenance?: ManifestInput['provenance'];
   metrics?: Record<string, unknown>;
+  /** Preprocessing the head was trained with (head.json), when it differs from the backbone folder's. */
+  preprocess?: Manifest['preprocess'];
 }
 
 /** Backbone graph + dense head → one ONNX with the backbone's input/preprocessing and a softmax `scores` output. */
@@ -118,7 +123,7 @@ export function composeTransferModel(backbone: ModelFolder, layers: DenseLayerWe
     modelBytes: encodeOnnx(composed),
     manifest: {
       name: o.name, version: o.version, created: o.created, labels: o.labels,
-      input: bm.input, preprocess: bm.preprocess,
+      input: bm.input, preprocess: o.preprocess ?? bm.preprocess,
       output: { name: HEAD_OUTPUT, kind: 'softmax', embedding: emb },
       provenance: { ...o.provenance, backbone: `${bm.name} ${bm.version}${source}`, backboneSha256: bm.sha256 },
       metrics: o.metrics ?? {},

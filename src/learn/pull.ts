@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { errorMessage, ModelError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { validateManifest, writeModelFolder, type ModelFolder } from '../models/folder.js';
-import type { ManifestInput } from '../models/manifest.js';
+import type { Manifest, ManifestInput } from '../models/manifest.js';
 import { sha256Hex } from '../models/sha256.js';
 import { prepareBackbone } from '../onnx/backbone.js';
 import { composeTransferModel, HEAD_FILE, headLayers, parseHeadFile } from './head-file.js';
@@ -57,6 +57,8 @@ export interface PullOptions {
   head?: string;
   force?: boolean;
   timeoutMs?: number;
+  /** Override the backbone's resize mode (its preset crops the centre; small or wide photos may do better squashed). */
+  resize?: Manifest['preprocess']['resize'];
 }
 
 export async function fetchPinned(deps: PullDeps, pin: PinnedBackbone, timeoutMs = 120_000): Promise<Uint8Array> {
@@ -106,6 +108,10 @@ export async function pullModel(deps: PullDeps, o: PullOptions): Promise<{ folde
   const original = o.file ? await localPinned(o.file, pin) : await fetchPinned(deps, pin, o.timeoutMs);
   const created = (deps.now?.() ?? new Date()).toISOString();
   const prepared = await prepareBackbone(original, { name: o.name, version: pin.sha256.slice(0, 12), created, source: pin.file });
+  if (o.resize) {
+    const { resizeShorterTo: _drop, ...rest } = prepared.manifest.preprocess;
+    prepared.manifest.preprocess = o.resize === 'shorter-side-then-center-crop' ? prepared.manifest.preprocess : { ...rest, resize: o.resize };
+  }
   if (!head) {
     return { folder: await writeModelFolder(o.out, { modelBytes: prepared.modelBytes, manifest: prepared.manifest, overwrite: o.force }), composed: false };
   }
@@ -120,6 +126,7 @@ export async function pullModel(deps: PullDeps, o: PullOptions): Promise<{ folde
     labels: head.labels, name: head.name, version: head.version, created,
     provenance: { ...(head.provenance as ManifestInput['provenance']), source: `edgecam model pull ${o.name} --head ${o.head}` },
     metrics: head.metrics,
+    ...(head.preprocess ? { preprocess: validateManifest({ ...backbone.manifest, preprocess: head.preprocess }).preprocess } : {}),
   });
   const folder = await writeModelFolder(o.out, { modelBytes: composed.modelBytes, manifest: composed.manifest, overwrite: o.force, extraFiles: { [HEAD_FILE]: `${JSON.stringify(head)}\n` } });
   return { folder, composed: true };

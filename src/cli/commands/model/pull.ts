@@ -11,6 +11,7 @@ export const command: CommandModule = {
       file: { type: 'string', describe: 'use this local copy instead of downloading (must match the pinned sha256)' },
       head: { type: 'string', describe: 'a head folder from `edgecam train --arch transfer` (holds head.json), e.g. models/pets-mobilenetv2-head' },
       force: { type: 'boolean', default: false, describe: 'replace --out if it exists' },
+      resize: { choices: ['shorter-side-then-center-crop', 'squash', 'cover', 'contain'] as const, describe: 'backbone only: override its resize mode (default: the preset\'s centre crop). With --head, the head\'s recorded preprocessing is used' },
       timeout: { type: 'number', default: 120, describe: 'seconds per download attempt' },
     })
     .example('$0 model pull mobilenetv2 --head models/pets-mobilenetv2-head --out models/pets-mobilenetv2', 'download MobileNetV2 and build the pets model')
@@ -21,7 +22,7 @@ export const command: CommandModule = {
     const logger = createLogger({ pretty: false, destination: process.stderr, level: process.env.EDGECAM_LOG_LEVEL ?? 'warn' });
     const name = a.name as string;
     if (!a.file) process.stderr.write(`downloading ${PINNED_BACKBONES[name]?.file} (pinned sha256 ${PINNED_BACKBONES[name]?.sha256.slice(0, 12)}…)\n`);
-    const { folder, composed } = await pullModel({ logger }, { name, out: a.out as string, file: a.file as string | undefined, head: a.head as string | undefined, force: a.force as boolean, timeoutMs: (a.timeout as number) * 1000 });
+    const { folder, composed } = await pullModel({ logger }, { name, out: a.out as string, file: a.file as string | undefined, head: a.head as string | undefined, force: a.force as boolean, resize: a.resize as 'squash' | undefined, timeoutMs: (a.timeout as number) * 1000 });
     process.stdout.write(composed
       ? `wrote ${folder.dir}: ${folder.manifest.name} ${folder.manifest.version}, labels ${folder.manifest.labels.join(', ')} (backbone + head in one model.onnx)\n`
       : `wrote backbone ${folder.dir} (embedding "${folder.manifest.output.embedding?.name}", ${folder.manifest.output.embedding?.size} values); train a head with \`edgecam train <dataset> --arch transfer --backbone ${folder.dir} --out <dir>\`\n`);
