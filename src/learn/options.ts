@@ -59,6 +59,8 @@ export interface TrainDeps {
   /** onnxruntime for backbone embeddings (transfer); defaults to the real one. */
   classifierDeps?: Partial<ClassifierDeps>;
   now?: () => Date;
+  /** True once the user asked to stop (Ctrl-C): training ends after the current epoch and is still saved. */
+  shouldStop?: () => boolean;
 }
 
 /** A version string from a date: 2024-05-01T10:20:30Z → 20240501-102030. */

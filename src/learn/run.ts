@@ -7,7 +7,16 @@ import { terminalProgress } from './progress.js';
 export async function runTraining(ctx: { logger: Logger; backend: string }, o: TrainOptions): Promise<{ dir: string; text: string }> {
   const { preprocessImage } = await import('../preprocess/image.js');
   const progress = await terminalProgress(ctx.logger);
-  const deps = { logger: ctx.logger, preprocess: preprocessImage, progress, backend: ctx.backend };
+  // First Ctrl-C / SIGTERM: finish this epoch, restore the best weights and write the model; second: quit now.
+  let stopRequested = false;
+  const onSignal = (): void => {
+    if (stopRequested) process.exit(130);
+    stopRequested = true;
+    process.stderr.write('\nstopping after this epoch and saving the best weights so far (signal again to quit without saving)\n');
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const deps = { logger: ctx.logger, preprocess: preprocessImage, progress, backend: ctx.backend, shouldStop: () => stopRequested };
   const outcome = o.arch === 'cnn'
     ? await (await import('./train-cnn.js')).trainCnn(deps, o)
     : await (await import('./transfer.js')).trainTransfer(deps, o);

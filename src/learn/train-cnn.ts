@@ -74,7 +74,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
   const model = buildCnn({ ...o.cnn, nClasses, seed: o.seed }, activation);
   try {
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, activation,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,
       augment: o.augment ? { options: o.augment, spec } : undefined,
     };

@@ -33,6 +33,8 @@ export interface FitOptions {
   classWeights?: number[];
   /** Augmentation for image batches (NHWC); `spec` relates values to pixels. */
   augment?: { options: AugmentOptions; spec: Pick<PreprocessSpec, 'scale' | 'mean' | 'std'> };
+  /** Checked after each epoch: true ends training there (best weights restored, model still written). */
+  shouldStop?: () => boolean;
 }
 
 export interface EpochLogs {
@@ -167,6 +169,10 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
         best = { loss: monitored, epoch, weights: model.getWeights().map((t) => t.clone()) };
       }
       reporter.epochEnd?.(logs, improved);
+      if (o.shouldStop?.()) {
+        stoppedEarly = epoch < o.epochs;
+        break;
+      }
       if (o.patience > 0 && epoch - best.epoch >= o.patience) {
         stoppedEarly = epoch < o.epochs;
         break;

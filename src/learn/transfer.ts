@@ -83,7 +83,7 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
     const trainData: TrainData = { x: standardize(train.x, standardizer), sampleDims: [emb.size], y: train.y };
     const valData: TrainData = { x: standardize(val.x, standardizer), sampleDims: [emb.size], y: val.y };
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, activation: 'softmax' as const,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation: 'softmax' as const,
       classWeights: o.classWeights ? balancedClassWeights(train.y, nClasses) : undefined,
     };
     const fit = await fitModel(head, trainData, valData, fitOptions, deps.progress.fit);
