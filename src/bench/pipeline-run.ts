@@ -25,6 +25,8 @@ export interface PipelineRunOptions {
   /** Topic prefix of this run (unique per run: the bench never mixes its messages with anything else). */
   baseTopic: string;
   intraOpThreads: number;
+  /** Where ONNX Runtime runs: its own worker thread or the event-loop thread. */
+  inference: 'worker' | 'main';
   mode: 'windows' | 'continuous';
   warmupSeconds: number;
   /** continuous: how long to run after warm-up. */
@@ -63,8 +65,9 @@ export type PipelineMessage =
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function createBenchDaemon(options: PipelineRunOptions): Promise<{ daemon: Daemon; probe: LatencyProbe; camera: () => GatedCamera }> {
-  const [{ connectAsync }, capture, folder, engine, image] = await Promise.all([
+  const [{ connectAsync }, capture, folder, engine, image, worker] = await Promise.all([
     import('mqtt'), import('../capture/create.js'), import('../models/folder.js'), import('../inference/engine.js'), import('../preprocess/image.js'),
+    import('../inference/worker-session.js'),
   ]);
   const logger = createLogger({ level: 'warn', destination: process.stderr, pretty: false });
   const probe = new LatencyProbe();
@@ -86,7 +89,7 @@ async function createBenchDaemon(options: PipelineRunOptions): Promise<{ daemon:
       gated = new GatedCamera(watchdog, { openAtStart: true });
       return gated;
     },
-    loadClassifier: async (dir) => engine.createClassifier({ logger }, { folder: await folder.loadModelFolder(dir), providers: ['cpu'], intraOpThreads: options.intraOpThreads }),
+    loadClassifier: async (dir) => engine.createClassifier({ logger, ...(options.inference === 'worker' ? { sessionFactory: worker.createOrtWorkerSession } : {}) }, { folder: await folder.loadModelFolder(dir), providers: ['cpu'], intraOpThreads: options.intraOpThreads }),
     preprocess: image.preprocessImage,
   }, { config, modelDir: options.modelDir });
   return { daemon, probe, camera: () => gated! };

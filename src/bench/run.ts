@@ -29,7 +29,8 @@ export interface BenchOptions {
   soakMinutes?: number;
   /** ORT intra-op threads of the pipeline (stage b is measured with 1 and 2 either way). */
   intraOpThreads: number;
-
+  /** Where the pipeline runs ONNX Runtime (default: as `edgecam run` does). */
+  inference?: 'worker' | 'main';
   /** How many `edgecam run` starts to time (median reported). */
   startupRuns?: number;
 }
@@ -89,7 +90,7 @@ export async function runBench(deps: BenchDeps, options: BenchOptions): Promise<
     const soakSeconds = options.soakMinutes ? options.soakMinutes * 60 : undefined;
     const runOptions: PipelineRunOptions = {
       modelDir: options.modelDir, framesDir, mqttUrl: broker.url, baseTopic: `edgecam-bench-${randomBytes(4).toString('hex')}`,
-      intraOpThreads: options.intraOpThreads, mode: soakSeconds ? 'continuous' : 'windows', warmupSeconds: soakSeconds ? 10 : 2,
+      intraOpThreads: options.intraOpThreads, inference: options.inference ?? 'main', mode: soakSeconds ? 'continuous' : 'windows', warmupSeconds: soakSeconds ? 10 : 2,
       seconds: soakSeconds ?? 0, sampleEverySeconds: soakSeconds ? 10 : 0.5,
     };
     let pre: StageFigures;
@@ -141,7 +142,7 @@ export async function runBench(deps: BenchDeps, options: BenchOptions): Promise<
     print(`(b) inference alone, ${options.intraOpThreads} thread(s), as the pipeline runs it: p50 ${inferUsed.p50Ms.toFixed(2)} ms, p90 ${inferUsed.p90Ms.toFixed(2)} ms (${inferUsed.runs} runs); CPU ${inferUsed.cpuMsPerRun.toFixed(2)} ms/run`);
     if (roundRatios.length) print(`    ratio per round: ${roundRatios.map((x) => x.toFixed(2)).join(', ')}`);
     const c = pipeline.counters;
-    print(`(c) pipeline: ${pipeline.fps.toFixed(1)} frames/s acknowledged; latency arrival→PUBACK p50 ${pipeline.latencyP50Ms.toFixed(2)} ms, p99 ${pipeline.latencyP99Ms.toFixed(2)} ms; ` +
+    print(`(c) pipeline (ONNX Runtime on ${runOptions.inference === 'worker' ? 'a worker thread' : 'the event-loop thread'}): ${pipeline.fps.toFixed(1)} frames/s acknowledged; latency arrival→PUBACK p50 ${pipeline.latencyP50Ms.toFixed(2)} ms, p99 ${pipeline.latencyP99Ms.toFixed(2)} ms; ` +
       `stages while overlapped p50: preprocess ${pipeline.stageP50Ms.preprocess?.toFixed(2)} ms, inference ${pipeline.stageP50Ms.inference?.toFixed(2)} ms; ` +
       `frames captured ${c.captured}, classified ${c.classified}, dropped by backpressure ${c.dropped}, failed ${c.failed}`);
     print(`    RSS peak ${pipeline.rssPeakMb.toFixed(1)} MB, steady ${pipeline.rssSteadyMb.toFixed(1)} MB; CPU ${pipeline.cpuPct.toFixed(0)} % of one core (${os.cpus().length} cores), ${pipeline.cpuMsPerFrame.toFixed(2)} ms per acknowledged frame vs ${(pre.cpuMsPerRun + inferUsed.cpuMsPerRun).toFixed(2)} ms for the stages alone`);
