@@ -97,7 +97,7 @@ export const collectSchema = z.object({
 export const finetuneSchema = z.object({
   holdout: z.number().gt(0).lt(1).default(0.2).describe('Share of labelled frames held back for the evaluation gate (fixed per frame)'),
   margin: z.number().gt(-1).lt(1).default(0).describe('A fine-tuned model goes live only if its holdout accuracy is ≥ the current model\'s + margin'),
-  epochs: z.number().int().min(1).max(1000).default(60).describe('Training epochs of the new head'),
+  epochs: z.number().int().min(1).max(1000).default(40).describe('Training epochs of the new head'),
   lr: z.number().gt(0).max(1).default(0.001).describe('Adam learning rate of the new head'),
   nice: z.number().int().min(0).max(19).default(19).describe('CPU priority of the fine-tune process (19: lowest; classification goes first)'),
 }).strict();

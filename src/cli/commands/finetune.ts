@@ -16,7 +16,7 @@ export const command: CommandModule<object, Args> = {
     .option('holdout', { type: 'number', default: 0.2, describe: 'Share of labelled frames held back for the gate (fixed per frame)' })
     .option('margin', { type: 'number', default: 0, describe: 'The candidate needs holdout accuracy ≥ current + margin' })
     .option('force', { type: 'boolean', default: false, describe: 'Activate even if the gate fails' })
-    .option('epochs', { type: 'number', default: 60, describe: 'Training epochs of the head' })
+    .option('epochs', { type: 'number', default: 40, describe: 'Training epochs of the head' })
     .option('lr', { type: 'number', default: 0.001, describe: 'Adam learning rate' })
     .option('hidden', { type: 'number', default: 128, describe: 'Units of a hidden Dense layer in the head (0: a linear head)' })
     .option('dropout', { type: 'number', default: 0.4, describe: 'Dropout before the head\'s last layer' })
