@@ -14,6 +14,7 @@ import { composeTransferModel, HEAD_FILE, headFileFrom, headLayers, parseHeadFil
 import { buildHead, denseLayersOf, type DenseLayerWeights } from './models.js';
 import { versionFromDate } from './options.js';
 import { fitModel } from './train.js';
+import { fitStandardizer, foldIntoFirstLayer, standardize, type Standardizer } from './standardize.js';
 import { finetuneSplit, type FinetuneSplit } from './finetune-data.js';
 
 /**
@@ -122,6 +123,7 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   let currentAccuracy: number | null;
   let embedded;
   let held;
+  let standardizer: Standardizer | undefined;
   const head = buildHead({ embeddingSize: emb.size, hidden: o.hidden, dropout: o.dropout, nClasses: split.labels.length, seed: o.seed });
   try {
     progress({ state: 'embedding', done: 0, total: split.train.length });
@@ -136,7 +138,9 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
     embedded = subset(both, (file) => isTrain.has(file), emb.size);
     held = subset(both, (file) => !isTrain.has(file), emb.size);
     const nClasses = split.labels.length;
-    await fitModel(head, { x: embedded.x, sampleDims: [emb.size], y: embedded.y }, undefined, {
+    // Standardised features train a head in far fewer epochs (learn/standardize.ts); the scaling is folded back below.
+    standardizer = fitStandardizer(embedded.x, emb.size);
+    await fitModel(head, { x: standardize(embedded.x, standardizer), sampleDims: [emb.size], y: embedded.y }, undefined, {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: 0, seed: o.seed, nClasses, activation: 'softmax',
       classWeights: balancedClassWeights(embedded.y, nClasses),
     }, { epochEnd: (logs) => progress({ state: 'training', epoch: logs.epoch, epochs: o.epochs, accuracy: Number(logs.acc.toFixed(4)) }) });
@@ -148,7 +152,7 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   }
   const now = deps.now?.() ?? new Date();
   const version = o.version ?? `${versionFromDate(now)}-ft`;
-  const layers = denseLayersOf(head);
+  const layers = foldIntoFirstLayer(denseLayersOf(head), standardizer!);
   head.dispose();
   const backbone = backboneOf(active);
   const composed = composeTransferModel(backbone, layers, {

@@ -18,8 +18,8 @@ export const command: CommandModule<object, Args> = {
     .option('force', { type: 'boolean', default: false, describe: 'Activate even if the gate fails' })
     .option('epochs', { type: 'number', default: 40, describe: 'Training epochs of the head' })
     .option('lr', { type: 'number', default: 0.001, describe: 'Adam learning rate' })
-    .option('hidden', { type: 'number', default: 128, describe: 'Units of a hidden Dense layer in the head (0: a linear head)' })
-    .option('dropout', { type: 'number', default: 0.4, describe: 'Dropout before the head\'s last layer' })
+    .option('hidden', { type: 'number', default: 0, describe: 'Units of a hidden Dense layer in the head (0: a linear head)' })
+    .option('dropout', { type: 'number', default: 0.2, describe: 'Dropout before the head\'s last layer' })
     .option('seed', { type: 'number', default: 1 })
     .option('activate', { type: 'boolean', default: true, describe: 'Activate an accepted candidate (--no-activate: only store it)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }) as unknown as Argv<Args>,
