@@ -44,15 +44,21 @@ export const decisionOptionsSchema = z.object({
 export type DecisionOptions = z.output<typeof decisionOptionsSchema>;
 export type DecisionOptionsInput = z.input<typeof decisionOptionsSchema>;
 
-/** Everything the next frame's decision depends on. Treat as immutable. */
+/**
+ * Everything the next frame's decision depends on. Treat as immutable (each step returns fresh arrays).
+ * Running scores are kept per label *index* in typed arrays: with a 1000-class model, per-label objects cost
+ * milliseconds per frame, arrays microseconds.
+ */
 export interface DecisionState {
   stableLabel: string;
   /** A label waiting to replace the stable one, and since when it has been the candidate. */
   candidate?: { label: string; sinceMs: number };
-  /** EMA smoothing: running scores per label. */
-  ema?: Readonly<Record<string, number>>;
-  /** Vote smoothing: the last M frames (top label after minConfidence, and all probabilities). */
-  window: ReadonlyArray<{ label: string; probabilities: Readonly<Record<string, number>> }>;
+  /** The label order the arrays below are indexed by (the labels of the last frame's scores). */
+  labels?: readonly string[];
+  /** EMA smoothing: running score per label index (NaN: no score for that label yet). */
+  ema?: Float64Array;
+  /** Vote smoothing: the last M frames (top label after minConfidence, and all probabilities by label index). */
+  window: ReadonlyArray<{ label: string; probabilities: Float64Array }>;
 }
 
 export interface Decision {
@@ -82,15 +88,22 @@ export function stepDecision(
   nowMs: number,
   options: DecisionOptions,
 ): { state: DecisionState; decision: Decision } {
-  const probabilities = probabilitiesByLabel(scores);
-  const [topLabel, topScore] = best(probabilities);
-  const frameLabel = topLabel !== undefined && topScore >= options.minConfidence ? topLabel : UNKNOWN_LABEL;
+  const { labels } = scores;
+  const probabilities = sanitizedProbabilities(scores);
+  const top = indexOfBest(probabilities);
+  const topScore = top < 0 ? 0 : probabilities[top]!;
+  const frameLabel = top >= 0 && topScore >= options.minConfidence ? labels[top]! : UNKNOWN_LABEL;
 
-  const { smoothed, votes, next } = smooth(state, probabilities, frameLabel, options);
-  const candidateLabel = pickCandidate(smoothed, votes, options);
+  const previous = sameLabels(state.labels, labels) ? state : remapped(state, labels);
+  const { smoothed, votes, next } = smooth(previous, probabilities, frameLabel, options);
+  const candidateLabel = pickCandidate(labels, smoothed, votes, options);
+  const smoothedOf = (label: string): number => {
+    const i = label === UNKNOWN_LABEL ? -1 : labels.indexOf(label);
+    return i < 0 ? 0 : smoothed[i]!;
+  };
 
   const current = state.stableLabel;
-  const currentHolds = current !== UNKNOWN_LABEL && (smoothed[current] ?? 0) >= exitFor(current, options);
+  const currentHolds = current !== UNKNOWN_LABEL && smoothedOf(current) >= exitFor(current, options);
 
   let stableLabel = current;
   let candidate: DecisionState['candidate'];
@@ -108,12 +121,12 @@ export function stepDecision(
     label: frameLabel,
     confidence: topScore,
     stableLabel,
-    stableConfidence: stableLabel === UNKNOWN_LABEL ? 0 : (smoothed[stableLabel] ?? 0),
+    stableConfidence: stableLabel === UNKNOWN_LABEL ? 0 : smoothedOf(stableLabel),
     changed,
-    smoothed,
+    smoothed: byLabel(labels, smoothed),
   };
   if (changed) decision.previous = current;
-  return { state: { ...next, stableLabel, candidate }, decision };
+  return { state: { ...next, labels, stableLabel, candidate }, decision };
 }
 
 /** The `enter` threshold of a class: its override, else the global one (never below minConfidence). */
@@ -126,66 +139,101 @@ export function exitFor(label: string, options: DecisionOptions): number {
   return Math.min(options.hysteresis.exit, enterFor(label, options));
 }
 
-function probabilitiesByLabel(scores: Scores): Record<string, number> {
+function sanitizedProbabilities(scores: Scores): Float64Array {
   if (scores.labels.length !== scores.probabilities.length) {
     throw new EdgecamError(
       'DECISION_BAD_SCORES',
       `Scores have ${scores.labels.length} labels but ${scores.probabilities.length} probabilities; check the model's manifest labels.`,
     );
   }
-  const out: Record<string, number> = {};
-  scores.labels.forEach((label, i) => {
+  const out = new Float64Array(scores.probabilities.length);
+  for (let i = 0; i < out.length; i++) {
     const p = scores.probabilities[i];
     // A NaN from a broken model must not win or poison the running average.
-    out[label] = typeof p === 'number' && Number.isFinite(p) ? p : 0;
-  });
+    out[i] = typeof p === 'number' && Number.isFinite(p) ? p : 0;
+  }
   return out;
 }
 
-function best(scores: Record<string, number>): [string | undefined, number] {
-  let label: string | undefined;
-  let score = 0;
-  for (const [l, s] of Object.entries(scores)) {
-    if (label === undefined || s > score) [label, score] = [l, s];
-  }
-  return [label, score];
+/** Index of the highest score (the first one on ties), -1 when there are none. */
+function indexOfBest(values: Float64Array): number {
+  let best = -1;
+  for (let i = 0; i < values.length; i++) if (best < 0 || values[i]! > values[best]!) best = i;
+  return best;
+}
+
+function sameLabels(a: readonly string[] | undefined, b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (!a || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * The state re-indexed for another label list (a model swap): scores follow their label by name; a label the old
+ * state never saw has no EMA history (NaN) and counts 0 in the vote window, as a missing key did before arrays.
+ */
+function remapped(state: DecisionState, labels: readonly string[]): DecisionState {
+  const old = new Map((state.labels ?? []).map((label, i) => [label, i]));
+  const move = (values: Float64Array, missing: number): Float64Array =>
+    Float64Array.from(labels, (label) => {
+      const i = old.get(label);
+      return i === undefined ? missing : values[i]!;
+    });
+  return {
+    ...state,
+    labels,
+    ...(state.ema ? { ema: move(state.ema, Number.NaN) } : {}),
+    window: state.window.map((f) => ({ label: f.label, probabilities: move(f.probabilities, 0) })),
+  };
+}
+
+function byLabel(labels: readonly string[], values: Float64Array): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (let i = 0; i < labels.length; i++) out[labels[i]!] = values[i]!;
+  return out;
 }
 
 function smooth(
   state: DecisionState,
-  probabilities: Record<string, number>,
+  probabilities: Float64Array,
   frameLabel: string,
   options: DecisionOptions,
-): { smoothed: Record<string, number>; votes?: Record<string, number>; next: Pick<DecisionState, 'ema' | 'window'> } {
-  const labels = Object.keys(probabilities);
+): { smoothed: Float64Array; votes?: Map<string, number>; next: Pick<DecisionState, 'ema' | 'window'> } {
+  const n = probabilities.length;
   if (options.smoothing.method === 'ema') {
     const { alpha } = options.smoothing;
-    const smoothed: Record<string, number> = {};
-    for (const label of labels) {
-      const previous = state.ema?.[label];
-      const p = probabilities[label] ?? 0;
-      smoothed[label] = previous === undefined ? p : alpha * p + (1 - alpha) * previous;
+    const previous = state.ema;
+    const smoothed = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const before = previous?.[i];
+      const p = probabilities[i]!;
+      smoothed[i] = before === undefined || Number.isNaN(before) ? p : alpha * p + (1 - alpha) * before;
     }
     return { smoothed, next: { ema: smoothed, window: [] } };
   }
   const window = [...state.window, { label: frameLabel, probabilities }].slice(-options.smoothing.window);
-  const smoothed: Record<string, number> = {};
-  const votes: Record<string, number> = {};
-  for (const label of labels) {
-    // Mean over the frames seen so far, so a short window at start-up is not diluted by missing frames.
-    smoothed[label] = window.reduce((sum, f) => sum + (f.probabilities[label] ?? 0), 0) / window.length;
-    votes[label] = window.filter((f) => f.label === label).length;
-  }
+  // Mean over the frames seen so far, so a short window at start-up is not diluted by missing frames.
+  const smoothed = new Float64Array(n);
+  for (const f of window) for (let i = 0; i < n; i++) smoothed[i] += f.probabilities[i]!;
+  for (let i = 0; i < n; i++) smoothed[i] /= window.length;
+  const votes = new Map<string, number>();
+  for (const f of window) votes.set(f.label, (votes.get(f.label) ?? 0) + 1);
   return { smoothed, votes, next: { window } };
 }
 
 /** The label that would become stable if the current one let go: the best class passing `enter`, else unknown. */
-function pickCandidate(smoothed: Record<string, number>, votes: Record<string, number> | undefined, options: DecisionOptions): string {
+function pickCandidate(labels: readonly string[], smoothed: Float64Array, votes: Map<string, number> | undefined, options: DecisionOptions): string {
+  // No class can enter below the lowest threshold, so most of a 1000-class model is skipped without a lookup.
+  const lowestEnter = Math.max(Math.min(options.hysteresis.enter, ...Object.values(options.thresholds)), options.minConfidence);
   let chosen = UNKNOWN_LABEL;
   let chosenScore = -1;
-  for (const [label, score] of Object.entries(smoothed)) {
+  for (let i = 0; i < labels.length; i++) {
+    const score = smoothed[i]!;
+    if (score < lowestEnter) continue;
+    const label = labels[i]!;
     if (score < enterFor(label, options)) continue;
-    if (options.smoothing.method === 'vote' && (votes?.[label] ?? 0) < options.smoothing.required) continue;
+    if (options.smoothing.method === 'vote' && (votes?.get(label) ?? 0) < options.smoothing.required) continue;
     if (score > chosenScore) [chosen, chosenScore] = [label, score];
   }
   return chosen;

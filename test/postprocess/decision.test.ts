@@ -146,3 +146,49 @@ test('options schema rejects impossible settings', () => {
   assert.equal(defaults.minDwellMs, 1000);
   assert.equal(defaults.smoothing.method, 'vote');
 });
+
+test('a changed label list (model swap) keeps each label its own history, by name', () => {
+  const opts = decisionOptionsSchema.parse({ smoothing: { method: 'ema', alpha: 0.5 }, minDwellMs: 0 });
+  const first = stepDecision(initialDecisionState(), { labels: ['cat', 'dog', 'none'], probabilities: [0.9, 0.05, 0.05] }, 0, opts);
+  const second = stepDecision(first.state, { labels: ['dog', 'cat', 'bird'], probabilities: [0.8, 0.1, 0.1] }, 100, opts);
+  assert.ok(Math.abs(second.decision.smoothed.dog! - 0.425) < 1e-9);
+  assert.ok(Math.abs(second.decision.smoothed.cat! - 0.5) < 1e-9);
+  // bird has no history yet: taken as is, like the first frame.
+  assert.ok(Math.abs(second.decision.smoothed.bird! - 0.1) < 1e-9);
+  assert.deepEqual(Object.keys(second.decision.smoothed), ['dog', 'cat', 'bird']);
+
+  const vote = decisionOptionsSchema.parse({ smoothing: { method: 'vote', window: 3, required: 1 }, minDwellMs: 0 });
+  const v1 = stepDecision(initialDecisionState(), { labels: ['cat', 'dog'], probabilities: [0.9, 0.1] }, 0, vote);
+  const v2 = stepDecision(v1.state, { labels: ['dog', 'bird'], probabilities: [0.2, 0.8] }, 100, vote);
+  // Mean over both frames; bird was absent from the first one and counts 0 there.
+  assert.ok(Math.abs(v2.decision.smoothed.dog! - 0.15) < 1e-9);
+  assert.ok(Math.abs(v2.decision.smoothed.bird! - 0.4) < 1e-9);
+});
+
+test('1000 classes: smoothed scores equal a per-label reference mean/EMA over a random sequence', () => {
+  const labels = Array.from({ length: 1000 }, (_, i) => `class ${i}`);
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const frames = Array.from({ length: 12 }, () => {
+    const raw = labels.map(() => random() ** 6);
+    const sum = raw.reduce((a, b) => a + b, 0);
+    return { labels, probabilities: raw.map((p) => p / sum) };
+  });
+  for (const smoothing of [{ method: 'vote', window: 4, required: 2 }, { method: 'ema', alpha: 0.3 }] as const) {
+    const opts = decisionOptionsSchema.parse({ smoothing, minConfidence: 0.001, hysteresis: { enter: 0.002, exit: 0.001 }, minDwellMs: 0 });
+    let state = initialDecisionState();
+    let ema: number[] | undefined;
+    frames.forEach((f, n) => {
+      const step = stepDecision(state, f, n * 100, opts);
+      state = step.state;
+      ema = ema ? f.probabilities.map((p, i) => 0.3 * p + 0.7 * ema![i]!) : [...f.probabilities];
+      const recent = frames.slice(Math.max(0, n - 3), n + 1);
+      labels.forEach((label, i) => {
+        const expected = smoothing.method === 'ema' ? ema![i]! : recent.reduce((s, r) => s + r.probabilities[i]!, 0) / recent.length;
+        assert.ok(Math.abs(step.decision.smoothed[label]! - expected) < 1e-12, `${smoothing.method} frame ${n} ${label}`);
+      });
+      const top = f.probabilities.indexOf(Math.max(...f.probabilities));
+      assert.equal(step.decision.label, labels[top]);
+    });
+  }
+});
