@@ -281,9 +281,9 @@ export class Daemon implements Component {
     this.lastDecision = { ...decision, frameTime: r.frame.timestamp };
     this.lastResult = r;
     const m = r.classifier.manifest;
-    const scores = Object.fromEntries(r.classification.scores.labels.map((l, i) => [l, Number(r.classification.scores.probabilities[i].toFixed(4))]));
+    // The scores go as they are: the publisher writes them (4 decimals) into the JSON without a 1000-key object.
     void mqtt.publishClassification({
-      label: decision.label, confidence: Number(decision.confidence.toFixed(4)), scores, model: { name: m.name, version: m.version },
+      label: decision.label, confidence: Number(decision.confidence.toFixed(4)), scores: r.classification.scores, model: { name: m.name, version: m.version },
       provider: r.classifier.provider, latencyMs: Number(r.totalMs.toFixed(2)), frameTime: r.frame.timestamp,
       stableLabel: decision.stableLabel, stableConfidence: Number(decision.stableConfidence.toFixed(4)),
     });

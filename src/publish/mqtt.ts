@@ -8,7 +8,7 @@ import type { Logger } from '../logger.js';
 import type { Clock, Component } from '../types.js';
 import { classifyMqttError, loadTlsMaterial, redactUrl, type TlsSettings } from './mqtt-errors.js';
 import {
-  DEFAULT_QOS, OFFLINE, ONLINE, STATS_TOPIC, STATUS_TOPIC, cameraTopic, isoTime, topicMatches,
+  DEFAULT_QOS, OFFLINE, ONLINE, STATS_TOPIC, STATUS_TOPIC, cameraTopic, classificationJson, isoTime, topicMatches,
   type ClassificationPayload, type EventPayload, type QoS, type QosTable, type StatsPayload,
 } from './topics.js';
 
@@ -183,8 +183,7 @@ export class EdgecamMqtt extends EventEmitter<{ reconnected: []; connectionLost:
   }
 
   async publishClassification(payload: ClassificationPayload): Promise<boolean> {
-    const body = { ...payload, frameTime: isoTime(payload.frameTime) };
-    return this.publish(cameraTopic(this.cameraId, 'classification'), JSON.stringify(body), { qos: this.qos.classification });
+    return this.publish(cameraTopic(this.cameraId, 'classification'), classificationJson(payload), { qos: this.qos.classification });
   }
 
   async publishEvent(event: EventPayload): Promise<boolean> {

@@ -50,11 +50,20 @@ export const DEFAULT_QOS: QosTable = {
   response: 1,
 };
 
+/** Per-class scores in model order, as the classifier returns them. */
+export interface ScoreList {
+  labels: readonly string[];
+  probabilities: ArrayLike<number>;
+}
+
 export interface ClassificationPayload {
   label: string;
   confidence: number;
-  /** Every class with its probability. */
-  scores: Record<string, number>;
+  /**
+   * Every class with its probability; published as a `{ label: probability }` object either way. A ScoreList is
+   * written with 4 decimals straight into the JSON (what the daemon sends every frame: cheap with 1000 classes).
+   */
+  scores: Record<string, number> | ScoreList;
   model: { name: string; version: string };
   /** Execution provider in use (cpu, cuda, tensorrt). */
   provider: string;
@@ -64,6 +73,42 @@ export interface ClassificationPayload {
   /** The debounced answer, when the caller has one. */
   stableLabel?: string;
   stableConfidence?: number;
+}
+
+/**
+ * The classification topic's JSON. With a ScoreList, `scores` is written from cached `"label":` prefixes: building
+ * and JSON.stringify-ing a 1000-key object cost ~5 ms per frame, this ~0.2 ms.
+ */
+export function classificationJson(payload: ClassificationPayload): string {
+  const { scores, ...rest } = payload;
+  if (!isScoreList(scores)) return JSON.stringify({ ...payload, frameTime: isoTime(payload.frameTime) });
+  // Spreading keeps the caller's key order, with frameTime in its place.
+  const { label, confidence, ...tail } = { ...rest, frameTime: isoTime(rest.frameTime) };
+  const after = JSON.stringify(tail);
+  const head = `{"label":${JSON.stringify(label)},"confidence":${JSON.stringify(confidence)},"scores":`;
+  return `${head}${scoresJson(scores)}${after === '{}' ? '}' : ',' + after.slice(1)}`;
+}
+
+function isScoreList(scores: ClassificationPayload['scores']): scores is ScoreList {
+  return Array.isArray((scores as ScoreList).labels) && typeof (scores as ScoreList).probabilities === 'object';
+}
+
+/** `"label":` per label, per label list (models keep their list for their lifetime; weak so swapped models go). */
+const keyPrefixes = new WeakMap<readonly string[], string[]>();
+
+function scoresJson({ labels, probabilities }: ScoreList): string {
+  let prefixes = keyPrefixes.get(labels);
+  if (!prefixes || prefixes.length !== labels.length) {
+    prefixes = labels.map((l) => `${JSON.stringify(l)}:`);
+    keyPrefixes.set(labels, prefixes);
+  }
+  let out = '{';
+  for (let i = 0; i < labels.length; i++) {
+    // Same figure as Number(p.toFixed(4)) for probabilities (non-negative); NaN/Infinity become null like JSON.stringify.
+    const p = Math.round(Number(probabilities[i]) * 1e4) / 1e4;
+    out += `${i ? ',' : ''}${prefixes[i]}${Number.isFinite(p) ? p : 'null'}`;
+  }
+  return out + '}';
 }
 
 export interface EventPayload {
