@@ -69,7 +69,7 @@ export async function createDaemon(config: Config, logger: Logger, clock: Clock 
     logger, clock, version: packageVersion(),
     mqttConnect: connectAsync,
     createCamera: () => capture.createWatchedSource({ logger, clock }, source, { fps: c.fps, width: c.width, height: c.height, loop: c.loop }, { stallTimeoutMs: c.stallTimeout * 1000 }),
-    loadClassifier: async (dir) => engine.createClassifier({ logger: logger.child({ component: 'inference' }) }, {
+    loadClassifier: async (dir) => engine.createClassifier({ logger }, {
       folder: await folder.loadModelFolder(dir), providers: config.model.providers, intraOpThreads: config.model.intraOpThreads,
       tensorrtCacheDir: resolve(cwd, config.model.tensorrtCacheDir),
     }),
