@@ -278,7 +278,8 @@ export class Daemon implements Component {
     const mqtt = this.mqtt!;
     const { state, decision } = stepDecision(this.decisionState, r.classification.scores, r.frame.timestamp, this.decisionOptions);
     this.decisionState = state;
-    this.lastDecision = { ...decision, frameTime: r.frame.timestamp };
+    // Not spread: that would build decision.smoothed (1000 keys) every frame; it is built when something reads it.
+    this.lastDecision = Object.assign(decision, { frameTime: r.frame.timestamp });
     this.lastResult = r;
     const m = r.classifier.manifest;
     // The scores go as they are: the publisher writes them (4 decimals) into the JSON without a 1000-key object.

@@ -123,8 +123,19 @@ export function stepDecision(
     stableLabel,
     stableConfidence: stableLabel === UNKNOWN_LABEL ? 0 : smoothedOf(stableLabel),
     changed,
-    smoothed: byLabel(labels, smoothed),
+    smoothed: {},
   };
+  // Built on first read: a 1000-key object per frame costs more than the smoothing, and only the web view and
+  // captures read it. Enumerable, so spreading, JSON and deepEqual see it like a plain property.
+  Object.defineProperty(decision, 'smoothed', {
+    enumerable: true,
+    configurable: true,
+    get(this: Decision) {
+      const value = byLabel(labels, smoothed);
+      Object.defineProperty(this, 'smoothed', { value, enumerable: true, writable: true, configurable: true });
+      return value;
+    },
+  });
   if (changed) decision.previous = current;
   return { state: { ...next, labels, stableLabel, candidate }, decision };
 }
