@@ -47,6 +47,14 @@ export function resolveSource(config: Config, cwd: string): string {
   return existsSync(bundled) ? `folder:${bundled}` : `folder:${resolve(cwd, dir)}`;
 }
 
+/**
+ * The bundled demo photos are unrelated scenes; shown one frame each, no label would ever hold long enough to pass
+ * smoothing and dwell, and `state` would stay `unknown`. Holding each photo ~3 s behaves like a real doorway.
+ */
+export function demoRepeat(source: string, fps: number): number {
+  return source === `folder:${join(PACKAGE_ROOT, 'samples')}` ? Math.max(1, Math.round(fps * 3)) : 1;
+}
+
 function packageVersion(): string {
   try {
     return (JSON.parse(readFileSync(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
@@ -68,7 +76,7 @@ export async function createDaemon(config: Config, logger: Logger, clock: Clock 
   return new Daemon({
     logger, clock, version: packageVersion(),
     mqttConnect: connectAsync,
-    createCamera: () => capture.createWatchedSource({ logger, clock }, source, { fps: c.fps, width: c.width, height: c.height, loop: c.loop }, { stallTimeoutMs: c.stallTimeout * 1000 }),
+    createCamera: () => capture.createWatchedSource({ logger, clock }, source, { fps: c.fps, width: c.width, height: c.height, loop: c.loop, repeat: demoRepeat(source, c.fps) }, { stallTimeoutMs: c.stallTimeout * 1000 }),
     loadClassifier: async (dir) => engine.createClassifier({ logger }, {
       folder: await folder.loadModelFolder(dir), providers: config.model.providers, intraOpThreads: config.model.intraOpThreads,
       tensorrtCacheDir: resolve(cwd, config.model.tensorrtCacheDir),

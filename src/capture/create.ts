@@ -21,6 +21,8 @@ export interface CaptureDeps {
 export interface CaptureSourceOptions extends CaptureOptions {
   /** folder: replay again after the last image (default true). */
   loop?: boolean;
+  /** folder: emit each image this many times in a row (default 1). */
+  repeat?: number;
   /** snapshot: per-request timeout (default 5000 ms). */
   timeoutMs?: number;
   /** snapshot: basic auth (also accepted as user:pass@ in the URL). */
@@ -63,7 +65,7 @@ export function createCaptureSource(deps: CaptureDeps, spec: string, options: Ca
   const { fps, width, height } = options;
   switch (kind) {
     case 'folder':
-      return new FolderSource(base, { dir: target, fps, loop: options.loop });
+      return new FolderSource(base, { dir: target, fps, loop: options.loop, repeat: options.repeat });
     case 'ffmpeg':
       return new FfmpegSource({ ...base, spawn: deps.spawn }, { input: target, fps, width, height, ffmpegPath: options.ffmpegPath, inputFormat: options.inputFormat, quality: options.quality });
     case 'webcam':

@@ -13,6 +13,8 @@ export interface FolderSourceOptions extends CaptureOptions {
   dir: string;
   /** Start again at the first image after the last one (default true). With false the source emits 'end' once. */
   loop?: boolean;
+  /** Emit each image this many times in a row (default 1): a demo scene that holds still long enough to settle. */
+  repeat?: number;
 }
 
 export interface FolderSourceDeps {
@@ -50,6 +52,7 @@ export class FolderSource extends BaseSource {
   private startedAt = 0;
   private emittedSinceStart = 0;
   private readsThisPass = 0;
+  private shownTimes = 0;
 
   constructor(private readonly deps: FolderSourceDeps, private readonly options: FolderSourceOptions) {
     super(deps);
@@ -66,6 +69,7 @@ export class FolderSource extends BaseSource {
     }
     this.running = true;
     this.index = 0;
+    this.shownTimes = 0;
     this.readsThisPass = 0;
     this.startedAt = this.deps.clock.now();
     this.emittedSinceStart = 0;
@@ -97,10 +101,14 @@ export class FolderSource extends BaseSource {
       this.emittedSinceStart += 1;
       this.emitFrame(data, file);
     } catch (err) {
+      this.shownTimes = Number.POSITIVE_INFINITY; // an unreadable image is skipped, not retried `repeat` times
       this.skippedFiles += 1;
       this.deps.logger.warn({ file, err: errorMessage(err) }, 'skipping unreadable image');
     }
     if (!this.running) return;
+    this.shownTimes += 1;
+    if (this.shownTimes < Math.max(1, Math.floor(this.options.repeat ?? 1))) { this.scheduleNext(); return; }
+    this.shownTimes = 0;
     this.index += 1;
     if (this.index >= this.files.length) {
       if (this.readsThisPass === 0) {
@@ -117,6 +125,10 @@ export class FolderSource extends BaseSource {
       this.index = 0;
       this.readsThisPass = 0;
     }
+    this.scheduleNext();
+  }
+
+  private scheduleNext(): void {
     const fps = this.options.fps ?? 5;
     // Pace against the start time, not the previous frame, so slow reads do not accumulate drift.
     const due = fps > 0 ? this.startedAt + (this.emittedSinceStart * 1000) / fps : this.deps.clock.now();

@@ -101,3 +101,20 @@ test('unreadable files are skipped and counted; a pass with nothing readable fai
   assert.equal((await failed as CaptureError).code, 'FOLDER_UNREADABLE');
   await broken.stop();
 });
+
+test('repeat: each image is emitted that many times in a row before the next one', async () => {
+  const { systemClock } = await import('../../src/types.js');
+  const dir = await mkdtemp(join(tmpdir(), 'edgecam-repeat-'));
+  for (const [name, colour] of [['a', '#f00'], ['b', '#00f']]) {
+    await writeFile(join(dir, `${name}.png`), await sharp({ create: { width: 4, height: 4, channels: 3, background: colour! } }).png().toBuffer());
+  }
+  const source = new FolderSource({ logger: silentLogger(), clock: systemClock }, { dir, fps: 0, loop: false, repeat: 3 });
+  const origins: string[] = [];
+  source.on('frame', (f: Frame) => origins.push((f.origin ?? '').split('/').pop()!));
+  const ended = new Promise<void>((r) => source.once('end', () => r()));
+  await source.start();
+  await ended;
+  await source.stop();
+  await rm(dir, { recursive: true, force: true });
+  assert.deepEqual(origins, ['a.png', 'a.png', 'a.png', 'b.png', 'b.png', 'b.png']);
+});
