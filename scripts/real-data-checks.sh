@@ -70,10 +70,32 @@ if (failures.length) { console.log(`  FAILED: ${failures.join('; ')}`); process.
 EOF
 }
 
+# issue 4 item 8: the shipped models measured on pets/val with `edgecam evaluate` (targets: transfer ≥ 97 %, small
+# CNN ≥ 85 %). The figures are printed; the check fails only below regression floors (95 % / 65 %), because the
+# small CNN is known to miss its target (models/pets-cnn/README.md) and a red CI would hide every other result.
+check_shipped_models_on_pets_val() {
+  local val="$SHARED/datasets/pets/val" composed="$WORK/pets-mobilenetv2"
+  edgecam model pull mobilenetv2 --file "$SHARED/models/mobilenetv2-12-int8.onnx" --head models/pets-mobilenetv2-head --out "$composed" >&2
+  edgecam evaluate "$composed" "$val" --json > "$WORK/eval-transfer.json"
+  edgecam evaluate models/pets-cnn "$val" --json > "$WORK/eval-cnn.json"
+  node --input-type=module - "$WORK/eval-transfer.json" "$WORK/eval-cnn.json" <<'EOF'
+import { readFileSync } from 'node:fs';
+const [transfer, cnn] = process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, 'utf8')));
+let failed = false;
+for (const [name, r, target, floor] of [['pets-mobilenetv2 (transfer)', transfer, 0.97, 0.95], ['pets-cnn (small CNN)', cnn, 0.85, 0.65]]) {
+  const verdict = r.accuracy >= target ? 'meets target' : 'BELOW TARGET';
+  console.log(`  ${name}: accuracy ${(r.accuracy * 100).toFixed(2)} % on ${r.n} val images (target ${target * 100} %: ${verdict}; regression floor ${floor * 100} %)`);
+  if (r.accuracy < floor) failed = true;
+}
+process.exit(failed ? 1 : 0);
+EOF
+}
+
 # ---------- runner ----------
 
 CHECKS=(
   check_imagenet_darknet_photos
+  check_shipped_models_on_pets_val
 )
 
 if [ ! -f "$SHARED/models/mobilenetv2-12-int8.onnx" ]; then
