@@ -1,6 +1,7 @@
 import { GraphBuilder } from '../../src/onnx/builder.js';
 import { writeModelFolder, type ModelFolder } from '../../src/models/folder.js';
 import type { ManifestInput } from '../../src/models/manifest.js';
+import { mulberry32 } from '../../src/random.js';
 
 /**
  * Small deterministic ONNX models built in code, so no test needs a downloaded file.
@@ -8,16 +9,7 @@ import type { ManifestInput } from '../../src/models/manifest.js';
  */
 
 /** mulberry32: tiny seeded PRNG, values in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = mulberry32;
 
 export function randomFloats(rand: () => number, n: number, scale = 1): Float32Array {
   return Float32Array.from({ length: n }, () => (rand() * 2 - 1) * scale);

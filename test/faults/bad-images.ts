@@ -1,4 +1,5 @@
 import sharp from 'sharp';
+import { mulberry32 } from '../../src/random.js';
 
 /**
  * Broken images of the kinds cameras, SD cards and users produce, generated from a seed (no fixtures on disk):
@@ -11,16 +12,7 @@ export type BadKind = 'corrupt' | 'truncated' | 'zero-byte' | 'huge-dimension' |
 export const BAD_KINDS: readonly BadKind[] = ['corrupt', 'truncated', 'zero-byte', 'huge-dimension', 'non-image'];
 
 /** A deterministic generator (mulberry32) so a failing case can be reproduced from its index. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const rng = mulberry32;
 
 const CRC_TABLE = Array.from({ length: 256 }, (_, n) => {
   let c = n;

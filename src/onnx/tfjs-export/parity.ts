@@ -1,4 +1,5 @@
 import type * as tfTypes from '@tensorflow/tfjs';
+import { mulberry32 } from '../../random.js';
 
 /**
  * Runs the exported ONNX bytes in ONNX Runtime and the tfjs model (on whatever tfjs backend is
@@ -20,16 +21,7 @@ export interface ParityPlan {
 }
 
 /** mulberry32: small, seeded, good enough for test inputs. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = mulberry32;
 
 /** NHWC ↔ NCHW for a flat rank-4 buffer. */
 export function nhwcToNchw(data: Float32Array, [n, h, w, c]: readonly number[]): Float32Array {
