@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, extname, join } from 'node:path';
 import { EdgecamError, errorMessage } from '../errors.js';
+import { writeFileSynced } from '../durable-fs.js';
 
 /**
  * The collection folder ("data folder"):
@@ -117,15 +118,7 @@ export async function writeFileAtomic(path: string, content: Uint8Array | string
 
 export type WriteFn = (path: string, content: Uint8Array | string) => Promise<void>;
 
-async function defaultWrite(path: string, content: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
+const defaultWrite: WriteFn = writeFileSynced;
 
 /**
  * Move a file without ever losing it: rename (atomic on one filesystem); across filesystems copy, fsync, rename

@@ -1,4 +1,4 @@
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ModelError, errorMessage } from '../errors.js';
@@ -6,6 +6,7 @@ import { describeOnnx, parseOnnx, type TensorInfo } from '../onnx/proto.js';
 import type { ModelProto } from '../onnx/tensor.js';
 import { describeIssues, manifestSchema, type Manifest, type ManifestInput } from './manifest.js';
 import { sha256Hex } from './sha256.js';
+import { fsyncDir, writeFileSynced } from '../durable-fs.js';
 
 export { sha256Hex };
 
@@ -171,7 +172,7 @@ export async function writeModelFolder(dir: string, opts: WriteModelFolderOption
       [MANIFEST_FILE]: `${JSON.stringify(manifest, null, 2)}\n`,
       [LABELS_FILE]: `${manifest.labels.join('\n')}\n`,
     };
-    for (const [name, content] of Object.entries(files)) await writeSynced(join(tmp, name), content);
+    for (const [name, content] of Object.entries(files)) await writeFileSynced(join(tmp, name), content);
     await fsyncDir(tmp);
     if (existing) {
       const old = `${tmp}.old`;
@@ -190,23 +191,4 @@ export async function writeModelFolder(dir: string, opts: WriteModelFolderOption
   return { dir: abs, manifest, modelBytes: opts.modelBytes };
 }
 
-async function writeSynced(path: string, content: Uint8Array | string): Promise<void> {
-  const fh = await open(path, 'w');
-  try {
-    await fh.writeFile(content);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
 
-async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r');
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on directories; the file data is already synced
-  } finally {
-    await fh.close();
-  }
-}

@@ -5,7 +5,8 @@ import { ModelError, errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { loadModelFolder, writeModelFolder, MANIFEST_FILE, MODEL_FILE, LABELS_FILE, type ModelFolder, type WriteModelFolderOptions } from './folder.js';
 import type { Manifest } from './manifest.js';
-import { fsyncDir, isTemporaryName, readPointer, writePointer } from './store/pointers.js';
+import { fsyncDir } from '../durable-fs.js';
+import { isTemporaryName, readPointer, writePointer } from './store/pointers.js';
 
 /**
  * The versioned model store (issue 5 item 5):

@@ -1,6 +1,7 @@
-import { open, readlink, rename, rm, symlink } from 'node:fs/promises';
+import { readlink, rename, rm, symlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { fsyncDir } from '../../durable-fs.js';
 
 /**
  * The store's `active` and `previous` pointers are relative symlinks (`active -> versions/<v>`).
@@ -42,18 +43,6 @@ export async function removePointer(root: string, name: string): Promise<void> {
   await fsyncDir(root);
 }
 
-/** Makes a rename durable: without it a power cut can forget the new directory entry. */
-export async function fsyncDir(path: string): Promise<void> {
-  const fh = await open(path, 'r').catch(() => undefined);
-  if (!fh) return;
-  try {
-    await fh.sync();
-  } catch {
-    // some filesystems refuse fsync on directories; nothing more can be done there
-  } finally {
-    await fh.close();
-  }
-}
 
 /** Names of temporary entries the store writes (pointer temps, half-written version folders, downloads). */
 export function isTemporaryName(name: string): boolean {
