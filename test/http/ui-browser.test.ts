@@ -90,6 +90,8 @@ test('label view: most uncertain first; a key press and a click move files; undo
   // One click on a class button.
   await page.getByRole('button', { name: `Label frame ${second} as none` }).click();
   await waitUntil(() => exists(join(rig.dataDir, 'labelled', 'none', `${second}.jpg`)), 10_000, 'frame moved to labelled/none');
+  // The file moves before the page hears the answer; wait for the card to leave the grid, then count.
+  await page.waitForFunction((id) => !document.querySelector(`#label-grid .card[data-id="${id}"]`), second);
   assert.equal(await page.$$eval('#label-grid .card', (els) => els.length), 1);
 
   // Undo (key u) puts the last one back, unlabelled, and it reappears in the grid.
