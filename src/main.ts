@@ -68,6 +68,8 @@ export async function createDaemon(config: Config, logger: Logger, clock: Clock 
   const [{ connectAsync }, capture, folder, engine, image] = await Promise.all([
     import('mqtt'), import('./capture/create.js'), import('./models/folder.js'), import('./inference/engine.js'), import('./preprocess/image.js'),
   ]);
+  // onnxruntime-node runs inference on the calling thread; on its own thread, sharp's decode of the next frame overlaps it.
+  const sessionFactory = config.model.inferenceThread === 'worker' ? (await import('./inference/worker-session.js')).createOrtWorkerSession : undefined;
   const source = resolveSource(config, cwd);
   const modelDir = resolveModelDir(config, cwd);
   const c = config.camera;
@@ -77,7 +79,7 @@ export async function createDaemon(config: Config, logger: Logger, clock: Clock 
     logger, clock, version: packageVersion(),
     mqttConnect: connectAsync,
     createCamera: () => capture.createWatchedSource({ logger, clock }, source, { fps: c.fps, width: c.width, height: c.height, loop: c.loop, repeat: demoRepeat(source, c.fps) }, { stallTimeoutMs: c.stallTimeout * 1000 }),
-    loadClassifier: async (dir) => engine.createClassifier({ logger }, {
+    loadClassifier: async (dir) => engine.createClassifier({ logger, ...(sessionFactory ? { sessionFactory } : {}) }, {
       folder: await folder.loadModelFolder(dir), providers: config.model.providers, intraOpThreads: config.model.intraOpThreads,
       tensorrtCacheDir: resolve(cwd, config.model.tensorrtCacheDir),
     }),
