@@ -25,7 +25,7 @@ export const command: CommandModule<object, BenchArgs> = {
     .option('soak', { type: 'number', describe: 'Run the pipeline this many minutes, sampling RSS and fps every 10 s, and print RSS growth' })
     .option('mqtt-url', { type: 'string', describe: 'Broker to publish to (default: a private mosquitto on a free loopback port)' })
     .option('threads', { type: 'number', default: 1, describe: 'ONNX Runtime intra-op threads for the pipeline (inference is measured with 1 and 2 either way)' })
-    .option('inference', { choices: ['worker', 'main'] as const, default: 'main' as const, describe: 'Run ONNX Runtime on a worker thread or on the event-loop thread (to compare)' })
+    .option('inference', { choices: ['worker', 'main'] as const, default: 'worker' as const, describe: 'Run ONNX Runtime on a worker thread (the daemon default, model.inferenceThread) or on the event-loop thread (to compare)' })
     .option('startup-runs', { type: 'number', default: 3, describe: 'How many starts of `edgecam run` to time (median reported)' })
     .example('$0 bench --model /tmp/mobilenetv2', 'all stages on synthesized frames, 10 s each')
     .example('$0 bench --model models/active --frames samples --json', 'figures as JSON on the last line')
