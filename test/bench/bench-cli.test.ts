@@ -45,7 +45,7 @@ test('edgecam bench --json: all stages run; the last stdout line has exactly the
   for (const key of KEYS) assert.ok(Number.isFinite(figures[key]) && figures[key]! > 0, `${key} = ${figures[key]}`);
   assert.ok(Math.abs(figures.limit_fps! - 1000 / Math.max(figures.pre_ms!, figures.infer_ms!)) / figures.limit_fps! < 0.01, 'limit_fps = 1 / max(pre, infer)');
   assert.ok(Math.abs(figures.ratio! - figures.pipeline_fps! / figures.limit_fps!) < 0.01, 'ratio = pipeline_fps / limit_fps');
-  for (const stage of ['(a) preprocess alone', '(b) inference alone, 1 intra-op thread', '(b) inference alone, 2 intra-op threads', '(c) pipeline (ONNX Runtime on the event-loop thread)', 'startup of `edgecam run`', 'targets:']) {
+  for (const stage of ['(a) preprocess alone', '(b) inference alone, 1 intra-op thread', '(b) inference alone, 2 intra-op threads', '(c) pipeline (ONNX Runtime on a worker thread)', 'startup of `edgecam run`', 'targets:']) {
     assert.ok(r.stderr.includes(stage), `progress mentions ${stage}`);
   }
 });
