@@ -10,6 +10,7 @@ export abstract class BaseSource extends EventEmitter<CaptureEvents> implements 
   framesEmitted = 0;
   private seq = 0;
   private lastStatus: CameraStatus | undefined;
+  private tickTimer: NodeJS.Timeout | number | undefined;
 
   constructor(protected readonly base: { logger: Logger; clock: Clock }) {
     super();
@@ -32,6 +33,19 @@ export abstract class BaseSource extends EventEmitter<CaptureEvents> implements 
     if (status === this.lastStatus) return;
     this.lastStatus = status;
     this.emit('status', status);
+  }
+
+  /** Runs `tick` after `ms` on the injected clock; one pending tick per source (the polling sources' heartbeat). */
+  protected scheduleTick(ms: number, tick: () => Promise<void>): void {
+    this.tickTimer = this.base.clock.setTimeout(() => {
+      this.tickTimer = undefined;
+      void tick();
+    }, ms);
+  }
+
+  protected cancelTick(): void {
+    this.base.clock.clearTimeout(this.tickTimer);
+    this.tickTimer = undefined;
   }
 
   protected fail(err: Error): void {

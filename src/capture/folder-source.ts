@@ -47,7 +47,6 @@ export class FolderSource extends BaseSource {
   skippedFiles = 0;
   private files: string[] = [];
   private index = 0;
-  private timer: NodeJS.Timeout | number | undefined;
   private running = false;
   private startedAt = 0;
   private emittedSinceStart = 0;
@@ -74,21 +73,13 @@ export class FolderSource extends BaseSource {
     this.startedAt = this.deps.clock.now();
     this.emittedSinceStart = 0;
     this.setStatus('online');
-    this.schedule(0);
+    this.scheduleTick(0, () => this.next());
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTick();
     this.setStatus('offline');
-  }
-
-  private schedule(delayMs: number): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.next();
-    }, delayMs);
   }
 
   private async next(): Promise<void> {
@@ -132,6 +123,6 @@ export class FolderSource extends BaseSource {
     const fps = this.options.fps ?? 5;
     // Pace against the start time, not the previous frame, so slow reads do not accumulate drift.
     const due = fps > 0 ? this.startedAt + (this.emittedSinceStart * 1000) / fps : this.deps.clock.now();
-    this.schedule(Math.max(0, due - this.deps.clock.now()));
+    this.scheduleTick(Math.max(0, due - this.deps.clock.now()), () => this.next());
   }
 }

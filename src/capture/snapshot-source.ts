@@ -57,7 +57,6 @@ export class SnapshotSource extends BaseSource {
   failedPolls = 0;
   private readonly target: { url: string; headers: Record<string, string> };
   private running = false;
-  private timer: NodeJS.Timeout | number | undefined;
   private abort: AbortController | undefined;
   private consecutiveFailures = 0;
 
@@ -79,22 +78,14 @@ export class SnapshotSource extends BaseSource {
     this.running = true;
     this.consecutiveFailures = 0;
     this.setStatus('starting');
-    this.schedule(0);
+    this.scheduleTick(0, () => this.poll());
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTick();
     this.abort?.abort();
     this.setStatus('offline');
-  }
-
-  private schedule(ms: number): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.poll();
-    }, ms);
   }
 
   private async poll(): Promise<void> {
@@ -118,7 +109,7 @@ export class SnapshotSource extends BaseSource {
     }
     if (!this.running) return;
     const period = 1000 / (this.options.fps ?? 1);
-    this.schedule(Math.max(0, period - (this.deps.clock.now() - began)));
+    this.scheduleTick(Math.max(0, period - (this.deps.clock.now() - began)), () => this.poll());
   }
 
   private async fetchOnce(): Promise<Buffer> {

@@ -58,7 +58,6 @@ export class WebcamSource extends BaseSource {
   private camera: NodeWebcamCamera | undefined;
   private dir: string | undefined;
   private running = false;
-  private timer: NodeJS.Timeout | number | undefined;
   private lastStderr = '';
 
   constructor(private readonly deps: WebcamSourceDeps, private readonly options: WebcamSourceOptions) {
@@ -91,25 +90,17 @@ export class WebcamSource extends BaseSource {
     this.camera = camera;
     this.running = true;
     this.setStatus('starting');
-    this.schedule(0);
+    this.scheduleTick(0, () => this.shoot());
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.deps.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTick();
     this.camera = undefined;
     const dir = this.dir;
     this.dir = undefined;
     if (dir) await rm(dir, { recursive: true, force: true });
     this.setStatus('offline');
-  }
-
-  private schedule(ms: number): void {
-    this.timer = this.deps.clock.setTimeout(() => {
-      this.timer = undefined;
-      void this.shoot();
-    }, ms);
   }
 
   private async shoot(): Promise<void> {
@@ -136,6 +127,6 @@ export class WebcamSource extends BaseSource {
       return;
     }
     const period = 1000 / (this.options.fps ?? 1);
-    this.schedule(Math.max(0, period - (this.deps.clock.now() - began)));
+    this.scheduleTick(Math.max(0, period - (this.deps.clock.now() - began)), () => this.shoot());
   }
 }

@@ -3,19 +3,11 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ModelStore, StoreEntry } from '../models/store.js';
 import { ApiError } from './api-http.js';
+import type { FinetuneProgress } from '../learn/finetune.js';
 
 /** Fine-tune progress as the learning loop reports it; the page shows the fields it knows and the message. */
-export interface FinetuneProgress {
-  /** e.g. idle | embedding | training | evaluating | activated | rejected | failed */
-  state: string;
-  epoch?: number;
-  epochs?: number;
-  accuracy?: number;
-  /** Items done of total in the current step (frames embedded, …). */
-  done?: number;
-  total?: number;
-  message?: string;
-}
+/** The learning loop's progress record, as `edgecam finetune` reports it. */
+export type { FinetuneProgress };
 
 export interface FinetuneControl {
   /** Starts a fine-tune in the background; resolves once it is started (or refused, with a reason). */
