@@ -21,6 +21,8 @@ export interface RunSummary {
   trainSeconds: number;
   /** Transfer learning: embeddings read from the disk cache vs. computed by the backbone in this run. */
   embeddings?: { cached: number; computed: number };
+  /** CNN distillation: the teacher, how many training views it labelled, how often it agreed with the folders. */
+  distillation?: { teacher: { name: string; version: string; sha256?: string }; views: number; teacherAgreement: number };
 }
 
 export function metricsJson(s: RunSummary): Record<string, unknown> {
@@ -42,6 +44,7 @@ export function metricsJson(s: RunSummary): Record<string, unknown> {
     validation: s.val ? { accuracy: s.val.accuracy, loss: s.valLoss ?? null, n: s.val.n, macroF1: s.val.macroF1, perClass: s.val.perClass, confusion: s.val.confusion } : null,
     exportParityMaxAbsDiff: s.exportParityMaxAbsDiff ?? null,
     ...(s.embeddings ? { embeddings: s.embeddings } : {}),
+    ...(s.distillation ? { distillation: s.distillation } : {}),
     history: s.fit.history,
   };
 }

@@ -1,5 +1,6 @@
 import type { Logger } from '../logger.js';
 import type { AugmentOptions } from './augment.js';
+import type { DistillOptions } from './distill.js';
 import type { PreprocessFn } from './dataset-load.js';
 import type { ProgressSink } from './progress.js';
 import type { ClassifierDeps } from '../inference/engine.js';
@@ -35,6 +36,8 @@ export interface TrainOptions {
     dropout: number;
     batchNorm: boolean;
     resize: 'squash' | 'cover' | 'contain';
+    /** Learn from a teacher model's probabilities on augmented views (learn/distill.ts). */
+    distill?: DistillOptions;
   };
   transfer: {
     /** Backbone model folder (from `edgecam backbone prepare`). */

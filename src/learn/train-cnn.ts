@@ -6,6 +6,7 @@ import { exportLayersModelToOnnx } from '../onnx/tfjs-export.js';
 import { runArtifacts, manifestMetrics, type RunSummary } from './artifacts.js';
 import { balancedClassWeights, classCounts, loadDatasetSplit, type LabelledFile } from './dataset.js';
 import { loadImages, type LoadedImages } from './dataset-load.js';
+import { distilledViews, type DistilledSet } from './distill.js';
 import { classificationReport } from './metrics.js';
 import { buildCnn, outputActivationFor, type OutputActivation } from './models.js';
 import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js';
@@ -61,11 +62,25 @@ export function predictClasses(model: tf.LayersModel, data: TrainData, activatio
   return { predicted, confidence };
 }
 
+/** Training views labelled by the teacher: the photos plus augmented views, the augmentation already applied. */
+async function loadDistilled(deps: TrainDeps, o: TrainOptions, files: LabelledFile[], labels: string[], spec: PreprocessSpec): Promise<DistilledSet> {
+  const bar = deps.progress.task(`teacher labels ${o.cnn.distill!.views} views per photo`, files.length);
+  try {
+    const set = await distilledViews({ logger: deps.logger, preprocess: deps.preprocess, classifierDeps: deps.classifierDeps, onProgress: (d) => bar.update(d) }, files, labels, spec, { ...o.cnn.distill!, augment: o.augment, seed: o.seed });
+    deps.logger.info({ teacher: set.teacher, views: set.y.length, teacherAgreement: set.teacherAgreement }, 'teacher labelled the training views');
+    return set;
+  } finally {
+    bar.stop();
+  }
+}
+
 export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainOutcome> {
   const started = performance.now();
   const split = await loadDatasetSplit(o.dataset, { valSplit: o.valSplit, seed: o.seed });
   const spec = cnnPreprocessSpec(o.cnn);
-  const train = await loadSplitImages(deps, split.train, spec, 'loading train images');
+  const distilled = o.cnn.distill ? await loadDistilled(deps, o, split.train, split.labels, spec) : undefined;
+  const train = distilled ? { labels: distilled.y, skipped: distilled.skipped } : await loadSplitImages(deps, split.train, spec, 'loading train images');
+  const trainData: TrainData = distilled ?? toTrainData(train as LoadedImages);
   const val = await loadSplitImages(deps, split.val, spec, 'loading val images');
   const nClasses = split.labels.length;
   const activation = outputActivationFor(nClasses);
@@ -76,9 +91,11 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
     const fitOptions = {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,
-      augment: o.augment ? { options: o.augment, spec } : undefined,
+      // Distilled views carry their augmentation already (the teacher labelled exactly those pixels).
+      augment: o.augment && !distilled ? { options: o.augment, spec } : undefined,
+      distillWeight: o.cnn.distill?.weight,
     };
-    const fit = await fitModel(model, toTrainData(train), toTrainData(val), fitOptions, deps.progress.fit);
+    const fit = await fitModel(model, trainData, toTrainData(val), fitOptions, deps.progress.fit);
     const valData = toTrainData(val);
     const { predicted } = predictClasses(model, valData, activation);
     const report = val.labels.length ? classificationReport(val.labels, predicted, split.labels) : undefined;
@@ -90,6 +107,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
       arch: 'cnn', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
       options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
+      ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement } } : {}),
       backend: deps.backend, fit, val: report, valLoss, exportParityMaxAbsDiff: exported.parityMaxAbsDiff,
       trainSeconds: (performance.now() - started) / 1000,
     };

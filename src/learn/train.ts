@@ -16,6 +16,8 @@ export interface TrainData {
   x: Float32Array;
   sampleDims: number[];
   y: Int32Array;
+  /** Distillation: N × nClasses teacher probabilities per sample (learn/distill.ts); training only. */
+  soft?: Float32Array;
 }
 
 export interface FitOptions {
@@ -33,6 +35,8 @@ export interface FitOptions {
   classWeights?: number[];
   /** Augmentation for image batches (NHWC); `spec` relates values to pixels. */
   augment?: { options: AugmentOptions; spec: Pick<PreprocessSpec, 'scale' | 'mean' | 'std'> };
+  /** With `soft` targets: loss = (1 − w)·CE(label) + w·CE(teacher); default 0.5. */
+  distillWeight?: number;
   /** Checked after each epoch: true ends training there (best weights restored, model still written). */
   shouldStop?: () => boolean;
 }
@@ -72,6 +76,17 @@ function perSampleLoss(probs: tf.Tensor, labels: tf.Tensor1D, nClasses: number, 
     return y.mul(q.log()).add(tf.scalar(1).sub(y).mul(tf.scalar(1).sub(q).log())).neg() as tf.Tensor1D;
   }
   return tf.oneHot(labels, nClasses).toFloat().mul(p.log()).sum(1).neg() as tf.Tensor1D;
+}
+
+/** Cross-entropy against a distribution (the teacher's probabilities) instead of one label. */
+function perSampleSoftLoss(probs: tf.Tensor, targets: tf.Tensor2D, activation: OutputActivation): tf.Tensor1D {
+  const p = probs.clipByValue(EPSILON, 1 - EPSILON);
+  if (activation === 'sigmoid') {
+    const q = targets.slice([0, 1], [-1, 1]).reshape([-1]);
+    const r = p.reshape([-1]);
+    return q.mul(r.log()).add(tf.scalar(1).sub(q).mul(tf.scalar(1).sub(r).log())).neg() as tf.Tensor1D;
+  }
+  return targets.mul(p.log()).sum(1).neg() as tf.Tensor1D;
 }
 
 function predictedClass(probs: tf.Tensor, activation: OutputActivation): tf.Tensor1D {
@@ -118,6 +133,8 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
   const xAll = tf.tensor(train.x, [n, ...train.sampleDims]);
   const yAll = tf.tensor1d(train.y, 'int32');
   const wAll = tf.tensor1d(train.y.length ? Array.from(train.y, (c) => o.classWeights?.[c] ?? 1) : [], 'float32');
+  const softAll = train.soft ? tf.tensor2d(train.soft, [n, train.soft.length / n]) : undefined;
+  const distillWeight = o.distillWeight ?? 0.5;
   const hasVal = val !== undefined && val.y.length > 0;
   const history: EpochLogs[] = [];
   let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
@@ -142,7 +159,12 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
           return optimizer.minimize(() => {
             const probs = model.apply(x, { training: true }) as tf.Tensor;
             batchCorrect = tf.keep(correctCount(probs, y, o.activation));
-            const loss = perSampleLoss(probs, y, o.nClasses, o.activation).mul(w).mean() as tf.Scalar;
+            let perSample = perSampleLoss(probs, y, o.nClasses, o.activation);
+            if (softAll) {
+              const soft = perSampleSoftLoss(probs, tf.gather(softAll, idx) as tf.Tensor2D, o.activation);
+              perSample = perSample.mul(1 - distillWeight).add(soft.mul(distillWeight));
+            }
+            const loss = perSample.mul(w).mean() as tf.Scalar;
             return o.weightDecay ? loss.add(l2Penalty(model, o.weightDecay)) as tf.Scalar : loss;
           }, true)!;
         });
@@ -181,7 +203,7 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
     if (best.weights.length) model.setWeights(best.weights);
     return { history, bestEpoch: best.epoch, stoppedEarly };
   } finally {
-    tf.dispose([xAll, yAll, wAll, ...best.weights]);
+    tf.dispose([xAll, yAll, wAll, ...(softAll ? [softAll] : []), ...best.weights]);
     optimizer.dispose();
   }
 }
