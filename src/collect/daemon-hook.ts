@@ -47,6 +47,8 @@ export const finetuneRequestSchema = z.object({
   margin: z.number().gt(-1).lt(1).optional(),
   epochs: z.number().int().min(1).max(1000).optional(),
   lr: z.number().gt(0).max(1).optional(),
+  weightDecay: z.number().min(0).lt(10).optional(),
+  mirror: z.boolean().optional(),
 }).strict();
 
 export class LearningLoop implements Component {
@@ -144,6 +146,7 @@ export class LearningLoop implements Component {
     const options = finetuneOptions({
       data: this.options.collect.dir, models: dirname(this.options.modelDir), holdoutShare: f.holdoutShare,
       margin: r.margin ?? f.margin, epochs: r.epochs ?? f.epochs, lr: r.lr ?? f.lr, force: r.force ?? false,
+      ...(r.weightDecay !== undefined ? { weightDecay: r.weightDecay } : {}), ...(r.mirror !== undefined ? { mirror: r.mirror } : {}),
     });
     const run = async (): Promise<FinetuneOutcome> => {
       const { finetuneAndActivate } = this.deps.finetune ? { finetuneAndActivate: this.deps.finetune } : await import('../learn/finetune-process.js');

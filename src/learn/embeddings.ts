@@ -14,8 +14,8 @@ import { createRng } from './random.js';
 
 /**
  * Backbone embeddings for transfer learning, through ONNX Runtime (the same graph the composed model
- * runs), cached on disk as raw float32 files keyed by image sha256 + backbone sha256 (+ augmentation
- * recipe for augmented copies), so re-training with other head settings skips the backbone entirely.
+ * runs), cached on disk as raw float32 files keyed by image sha256 + backbone sha256 (+ `mirror`, or the
+ * augmentation recipe for augmented copies), so re-training with other head settings skips the backbone entirely.
  */
 
 export class EmbeddingCache {
@@ -71,15 +71,47 @@ export interface EmbedOptions {
   spec: PreprocessSpec;
   size: number;
   batchSize?: number;
+  /**
+   * Also embed each file's horizontal mirror (a fixed flip of the preprocessed tensor, not a random one), as the
+   * row after the plain one; cached as variant MIRROR_VARIANT. The image is decoded once for both.
+   */
+  mirror?: boolean;
   /** Augmented copies per file (0 = the plain embedding only). */
   copies?: number;
   augment?: AugmentOptions;
   seed?: number;
 }
 
+/** Cache variant of the mirrored embedding: deterministic, so one name; never '' (the plain one). */
+export const MIRROR_VARIANT = 'mirror';
+
+/**
+ * The image flipped left-right, on the preprocessed tensor (one image, NCHW or NHWC, 3 channels): for the
+ * symmetric resizes (squash, centre crop) this is the tensor of the mirrored photo, without a second decode.
+ */
+export function mirrorTensor(data: Float32Array, layout: 'NCHW' | 'NHWC', height: number, width: number): Float32Array {
+  const out = new Float32Array(data.length);
+  if (layout === 'NCHW') {
+    for (let row = 0; row < 3 * height; row++) {
+      const base = row * width;
+      for (let x = 0; x < width; x++) out[base + x] = data[base + width - 1 - x]!;
+    }
+  } else {
+    for (let y = 0; y < height; y++) {
+      const base = y * width * 3;
+      for (let x = 0; x < width; x++) out.set(data.subarray(base + (width - 1 - x) * 3, base + (width - x) * 3), base + x * 3);
+    }
+  }
+  return out;
+}
+
+/** Per file, in row order: the plain embedding, the mirror when asked, then the augmented copies. */
+function variantsOf(o: EmbedOptions, copies: number): string[] {
+  return ['', ...(o.mirror ? [MIRROR_VARIANT] : []), ...Array.from({ length: copies }, (_, i) => augmentedKey(o, i + 1))];
+}
+
 /** A cache key suffix that changes whenever the augmented pixels would. */
-function variantKey(o: EmbedOptions, copy: number): string {
-  if (copy === 0) return '';
+function augmentedKey(o: EmbedOptions, copy: number): string {
   const recipe = createHash('sha256').update(JSON.stringify({ a: o.augment, s: o.seed, spec: o.spec })).digest('hex').slice(0, 12);
   return `aug${copy}-${recipe}`;
 }
@@ -97,18 +129,26 @@ function augmentTensor(data: Float32Array, dims: number[], o: EmbedOptions, seed
 
 interface Pending { index: number; sha: string; variant: string; tensor: Float32Array }
 
-/** Embeds every file (and its augmented copies); unreadable images are reported and skipped. */
+/** Embeds every file (and its mirror and augmented copies); unreadable images are reported and skipped. */
 export async function embedFiles(deps: EmbedDeps, files: LabelledFile[], o: EmbedOptions): Promise<EmbeddedSet> {
   const copies = o.augment ? (o.copies ?? 0) : 0;
-  const perFile = 1 + copies;
+  const variants = variantsOf(o, copies);
+  const perFile = variants.length;
   const batchSize = o.batchSize ?? 16;
   const results: (Float32Array | undefined)[] = new Array(files.length * perFile);
   const shas: string[] = new Array(files.length);
   const skipped: SkippedFile[] = [];
-  let cached = 0;
+  const hits = new Uint16Array(files.length);
   let pending: Pending[] = [];
   const [h, w] = o.spec.size;
   const dims1 = o.spec.layout === 'NCHW' ? [1, 3, h, w] : [1, h, w, 3];
+  const tensorOf = (variant: string, plain: Float32Array, f: number, c: number): Float32Array => {
+    if (variant === '') return plain;
+    if (variant === MIRROR_VARIANT) return mirrorTensor(plain, o.spec.layout, h, w);
+    // The seed formula predates the mirror row: augmented copy k keeps its seed (and so its cached pixels).
+    const copy = c - (o.mirror ? 1 : 0);
+    return augmentTensor(plain, dims1, o, (o.seed ?? 0) * 1_000_003 + f * 131 + copy);
+  };
 
   const flush = async (): Promise<void> => {
     if (pending.length === 0) return;
@@ -139,9 +179,9 @@ export async function embedFiles(deps: EmbedDeps, files: LabelledFile[], o: Embe
     shas[f] = sha;
     let plain: Float32Array | undefined;
     for (let c = 0; c < perFile; c++) {
-      const variant = variantKey(o, c);
+      const variant = variants[c]!;
       const hit = await deps.cache.get(sha, variant);
-      if (hit) { results[f * perFile + c] = hit; cached++; continue; }
+      if (hit) { results[f * perFile + c] = hit; hits[f]!++; continue; }
       try {
         plain ??= (await deps.preprocess(bytes, o.spec)).data;
       } catch (err) {
@@ -149,8 +189,7 @@ export async function embedFiles(deps: EmbedDeps, files: LabelledFile[], o: Embe
         deps.logger.warn({ file: file.path, err: errorMessage(err) }, 'skipping an image that cannot be decoded');
         break;
       }
-      const seed = (o.seed ?? 0) * 1_000_003 + f * 131 + c;
-      pending.push({ index: f * perFile + c, sha, variant, tensor: c === 0 ? plain : augmentTensor(plain, dims1, o, seed) });
+      pending.push({ index: f * perFile + c, sha, variant, tensor: tensorOf(variant, plain, f, c) });
       if (pending.length >= batchSize) await flush();
     }
     deps.onProgress?.(f + 1, files.length);
@@ -162,7 +201,9 @@ export async function embedFiles(deps: EmbedDeps, files: LabelledFile[], o: Embe
   const x = new Float32Array(kept.length * perFile * o.size);
   const y = new Int32Array(kept.length * perFile);
   let row = 0;
+  let cached = 0;
   for (const { file, f } of kept) {
+    cached += hits[f]!;
     for (let c = 0; c < perFile; c++, row++) {
       x.set(results[f * perFile + c]!, row * o.size);
       y[row] = file.label;

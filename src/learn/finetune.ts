@@ -8,7 +8,7 @@ import { encodeOnnx, parseOnnx } from '../onnx/proto.js';
 import { pruneToOutputs } from '../onnx/surgery.js';
 import { balancedClassWeights } from './dataset.js';
 import type { PreprocessFn } from './dataset-load.js';
-import { EmbeddingCache, embedFiles } from './embeddings.js';
+import { EmbeddingCache, embedFiles, type EmbeddedSet } from './embeddings.js';
 import { TrainingError } from './errors.js';
 import { composeTransferModel, HEAD_FILE, headFileFrom, headLayers, parseHeadFile } from './head-file.js';
 import { buildHead, denseLayersOf, type DenseLayerWeights } from './models.js';
@@ -37,6 +37,10 @@ export interface FinetuneOptions {
   lr: number;
   hidden: number;
   dropout: number;
+  /** L2 penalty on the head's kernels (FitOptions.weightDecay); 0 = none. */
+  weightDecay: number;
+  /** Also train on the left-right mirror of every training frame (never of held-back ones). */
+  mirror: boolean;
   seed: number;
   cacheDir: string;
   version?: string;
@@ -68,7 +72,8 @@ export interface FinetuneResult {
   candidateAccuracy: number | null;
   currentAccuracy: number | null;
   counts: FinetuneSplit['counts'];
-  embeddings: { cached: number; computed: number };
+  /** Embeddings read from the cache vs run through the backbone (mirrors included), and how many were mirrors. */
+  embeddings: { cached: number; computed: number; mirrored: number };
   seconds: number;
 }
 
@@ -78,6 +83,8 @@ export interface FinetuneDeps {
   onProgress?: (p: FinetuneProgress) => void;
   classifierDeps?: Partial<ClassifierDeps>;
   now?: () => Date;
+  /** The head's training loop; default train.ts fitModel. */
+  fit?: typeof fitModel;
 }
 
 /** The active model without its head: only the embedding output, so a new head can be attached. */
@@ -121,27 +128,29 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   const backboneKey = active.manifest.provenance.backboneSha256 ?? active.manifest.sha256;
   let candidateAccuracy: number | null;
   let currentAccuracy: number | null;
-  let embedded;
-  let held;
+  let embedded: EmbeddedSet;
+  let held: EmbeddedSet;
   let standardizer: Standardizer | undefined;
   const head = buildHead({ embeddingSize: emb.size, hidden: o.hidden, dropout: o.dropout, nClasses: split.labels.length, seed: o.seed });
   try {
-    progress({ state: 'embedding', done: 0, total: split.train.length });
-    // The daemon filed most embeddings in the cache when it kept the frames; only the rest go through the backbone.
+    const total = split.train.length + split.holdout.length;
+    progress({ state: 'embedding', done: 0, total });
+    // The daemon filed most plain embeddings in the cache when it kept the frames; only the rest, and the mirrors of
+    // training frames (cached too, for the next fine-tune), go through the backbone. Held-back frames are never
+    // mirrored: the gate scores frames as the camera sees them.
     const cache = new EmbeddingCache(o.cacheDir, backboneKey, emb.size);
-    const all = [...split.train, ...split.holdout];
-    const both = await embedFiles({
+    const embedDeps = (offset: number) => ({
       logger: deps.logger, preprocess: deps.preprocess, backbone: current, cache,
-      onProgress: (done, total) => { if (done % 50 === 0 || done === total) deps.onProgress?.({ state: 'embedding', done, total }); },
-    }, all, { spec: preprocessSpecOf(active.manifest), size: emb.size, seed: o.seed });
-    const isTrain = new Set(split.train.map((f) => f.path));
-    embedded = subset(both, (file) => isTrain.has(file), emb.size);
-    held = subset(both, (file) => !isTrain.has(file), emb.size);
+      onProgress: (done: number) => { if ((offset + done) % 50 === 0 || offset + done === total) deps.onProgress?.({ state: 'embedding', done: offset + done, total }); },
+    });
+    const spec = preprocessSpecOf(active.manifest);
+    embedded = await embedFiles(embedDeps(0), split.train, { spec, size: emb.size, seed: o.seed, mirror: o.mirror });
+    held = await embedFiles(embedDeps(split.train.length), split.holdout, { spec, size: emb.size, seed: o.seed });
     const nClasses = split.labels.length;
     // Standardised features train a head in far fewer epochs (learn/standardize.ts); the scaling is folded back below.
     standardizer = fitStandardizer(embedded.x, emb.size);
-    await fitModel(head, { x: standardize(embedded.x, standardizer), sampleDims: [emb.size], y: embedded.y }, undefined, {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, patience: 0, seed: o.seed, nClasses, activation: 'softmax',
+    await (deps.fit ?? fitModel)(head, { x: standardize(embedded.x, standardizer), sampleDims: [emb.size], y: embedded.y }, undefined, {
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, patience: 0, seed: o.seed, nClasses, activation: 'softmax',
       classWeights: balancedClassWeights(embedded.y, nClasses),
     }, { epochEnd: (logs) => progress({ state: 'training', epoch: logs.epoch, epochs: o.epochs, accuracy: Number(logs.acc.toFixed(4)) }) });
     progress({ state: 'evaluating' });
@@ -184,18 +193,10 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
     { status: accepted ? 'accepted' : 'rejected', reason, gate: gateMetrics });
   return {
     version, dir: stored.dir, parentVersion: active.manifest.version, accepted, forced: gateMetrics.forced, reason, labels: split.labels, newClasses: split.newClasses,
-    candidateAccuracy, currentAccuracy, counts: split.counts, embeddings: { cached: embedded.cached, computed: embedded.computed },
+    candidateAccuracy, currentAccuracy, counts: split.counts,
+    embeddings: { cached: embedded.cached + held.cached, computed: embedded.computed + held.computed, mirrored: o.mirror ? embedded.y.length / 2 : 0 },
     seconds: (performance.now() - started) / 1000,
   };
-}
-
-type Embedded = Awaited<ReturnType<typeof embedFiles>>;
-
-function subset(set: Embedded, keep: (file: string) => boolean, size: number): Embedded {
-  const rows = set.files.map((f, i) => (keep(f) ? i : -1)).filter((i) => i >= 0);
-  const x = new Float32Array(rows.length * size);
-  rows.forEach((r, k) => x.set(set.x.subarray(r * size, (r + 1) * size), k * size));
-  return { ...set, x, y: Int32Array.from(rows, (r) => set.y[r]!), files: rows.map((r) => set.files[r]!), sha256: rows.map((r) => set.sha256[r]!) };
 }
 
 /** A dense head in plain JS (a few thousand multiply-adds per frame): scores of one embedding. */
@@ -222,7 +223,7 @@ export function denseForward(layers: DenseLayerWeights[], x: Float32Array): Floa
 }
 
 /** Accuracy of a head with `headLabels` on embedded frames labelled by index into `labels`. */
-function accuracyOf(layers: DenseLayerWeights[], headLabels: string[], set: Embedded, labels: string[], size: number): number | null {
+function accuracyOf(layers: DenseLayerWeights[], headLabels: string[], set: EmbeddedSet, labels: string[], size: number): number | null {
   if (set.y.length === 0) return null;
   let correct = 0;
   for (let i = 0; i < set.y.length; i++) {
@@ -246,7 +247,7 @@ async function headOf(active: ModelFolder, labels: string[], size: number): Prom
   }
 }
 
-async function parity(deps: FinetuneDeps, candidate: OrtClassifier, layers: DenseLayerWeights[], set: Embedded, size: number, count = 3): Promise<number> {
+async function parity(deps: FinetuneDeps, candidate: OrtClassifier, layers: DenseLayerWeights[], set: EmbeddedSet, size: number, count = 3): Promise<number> {
   let worst = 0;
   for (let i = 0; i < Math.min(count, set.files.length); i++) {
     const out = await candidate.classify(await deps.preprocess(await readFile(set.files[i]!), preprocessSpecOf(candidate.manifest)));

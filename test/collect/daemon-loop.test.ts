@@ -69,7 +69,11 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     const data = response.data as { version: string; activated: boolean; candidateAccuracy: number; currentAccuracy: number; parentVersion: string };
     assert.equal(data.activated, true, JSON.stringify(data));
     assert.equal(data.parentVersion, 'v1');
-    assert.equal((data as unknown as { embeddings: { computed: number } }).embeddings.computed, 0, 'the daemon filed every kept frame\'s embedding while classifying it');
+    // The daemon filed every kept frame's plain embedding while classifying it; only the training frames' mirrors run.
+    const embeddings = (data as unknown as { embeddings: { computed: number; mirrored: number; cached: number } }).embeddings;
+    assert.equal(embeddings.cached, frames.length, 'every plain embedding came from the cache');
+    assert.equal(embeddings.computed, embeddings.mirrored);
+    assert.ok(embeddings.mirrored > 0 && embeddings.mirrored < frames.length, `${embeddings.mirrored} mirrors of ${frames.length} frames: held-back frames have none`);
     assert.ok(data.candidateAccuracy >= data.currentAccuracy);
     assert.equal(daemon.snapshot().model?.version, data.version, 'the daemon serves the new version');
     assert.equal(await f.store.active(), data.version);

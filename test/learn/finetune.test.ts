@@ -1,12 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { listFrames } from '../../src/collect/frames.js';
 import { finetune, gate } from '../../src/learn/finetune.js';
 import { finetuneSplit, isHeldOut } from '../../src/learn/finetune-data.js';
-import { finetuneOptions } from '../../src/learn/finetune-options.js';
+import { defaultCacheDir, finetuneOptions } from '../../src/learn/finetune-options.js';
+import { MIRROR_VARIANT } from '../../src/learn/embeddings.js';
+import { fitModel } from '../../src/learn/train.js';
 import { loadModelFolder } from '../../src/models/folder.js';
 import { preprocessImage } from '../../src/preprocess/image.js';
 import { silentLogger } from '../../src/logger.js';
@@ -86,4 +89,56 @@ test('gate arithmetic', () => {
   assert.equal(gate(0.89, 0.9, { margin: -0.02, force: false }).accepted, true);
   assert.equal(gate(null, 0.9, { margin: 0, force: false }).accepted, false);
   assert.equal(gate(null, null, { margin: 0, force: true }).accepted, true);
+});
+
+/** Image sha256s that have a cached embedding of `variant` ('' = plain), from the cache folder's file names. */
+async function cachedShas(cacheDir: string, variant: string): Promise<Set<string>> {
+  const found = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    for (const e of await readdir(dir, { withFileTypes: true })) {
+      if (e.isDirectory()) await walk(join(dir, e.name));
+      else {
+        const m = /^([0-9a-f]{64})(?:-(.+))?\.f32$/.exec(e.name);
+        if (m && (m[2] ?? '') === variant) found.add(m[1]!);
+      }
+    }
+  };
+  await walk(cacheDir);
+  return found;
+}
+
+const shaOf = async (path: string): Promise<string> => createHash('sha256').update(await readFile(path)).digest('hex');
+
+test('mirrors: every training frame\'s mirror is embedded and cached, no held-back frame\'s; weight decay reaches the training loop', async () => {
+  const f = await transferFixture({ labels: ['red', 'blue'] });
+  const calls: { rows: number; weightDecay: number | undefined }[] = [];
+  const fit: typeof fitModel = (model, train, val, o, reporter) => {
+    calls.push({ rows: train.y.length, weightDecay: o.weightDecay });
+    return fitModel(model, train, val, o, reporter);
+  };
+  const split = await finetuneSplit(f.data, ['red', 'blue'], 0.2);
+  assert.ok(split.holdout.length > 0 && split.train.length > 0, 'the fixture has frames on both sides');
+  const r = await finetune({ ...deps, fit }, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'm1' }));
+  assert.deepEqual(calls, [{ rows: 2 * split.train.length, weightDecay: 0.1 }], 'defaults: the mirrors double the training rows; weight decay 0.1');
+  assert.equal(r.embeddings.mirrored, split.train.length);
+  assert.equal(r.embeddings.computed, 2 * split.train.length + split.holdout.length);
+  const mirrored = await cachedShas(defaultCacheDir(f.data), MIRROR_VARIANT);
+  const trainShas = new Set(await Promise.all(split.train.map((t) => shaOf(t.path))));
+  const heldShas = new Set(await Promise.all(split.holdout.map((h) => shaOf(h.path))));
+  assert.deepEqual([...mirrored].sort(), [...trainShas].sort(), 'a mirror for each training frame');
+  assert.deepEqual([...heldShas].filter((s) => mirrored.has(s)), [], 'never a held-back frame\'s');
+  assert.equal((await cachedShas(defaultCacheDir(f.data), '')).size, trainShas.size + heldShas.size, 'plain embeddings of both sides');
+  // Re-fine-tuning reads the mirrors back; switched off, they are not used and weight decay is what was asked.
+  const again = await finetune({ ...deps, fit }, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'm2' }));
+  assert.equal(again.embeddings.computed, 0);
+  const plain = await finetune({ ...deps, fit }, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'm3', mirror: false, weightDecay: 0.02 }));
+  assert.deepEqual(calls.at(-1), { rows: split.train.length, weightDecay: 0.02 });
+  assert.equal(plain.embeddings.mirrored, 0);
+  await rm(f.root, { recursive: true, force: true });
+});
+
+test('options: weight decay must be ≥ 0', () => {
+  assert.throws(() => finetuneOptions({ data: 'd', models: 'm', weightDecay: -0.1 }), { code: 'TRAIN_BAD_OPTION' });
+  assert.equal(finetuneOptions({ data: 'd', models: 'm' }).weightDecay, 0.1);
+  assert.equal(finetuneOptions({ data: 'd', models: 'm' }).mirror, true);
 });

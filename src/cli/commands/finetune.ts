@@ -1,8 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { withDataOption } from '../../collect/cli.js';
+import { FINETUNE_DEFAULTS as D } from '../../learn/finetune-options.js';
 import { withStoreOption } from '../../models/store/cli.js';
 
-type Args = { data: string; models: string; holdout: number; margin: number; force: boolean; epochs: number; lr: number; hidden: number; dropout: number; seed: number; activate: boolean; json: boolean };
+type Args = { data: string; models: string; holdout: number; margin: number; force: boolean; epochs: number; lr: number; hidden: number; dropout: number; weightDecay: number; mirror: boolean; seed: number; activate: boolean; json: boolean };
 
 /**
  * `edgecam finetune`: a new head on the active model's backbone from the labelled frames, gated on held-back
@@ -13,14 +14,16 @@ export const command: CommandModule<object, Args> = {
   command: 'finetune',
   describe: 'Fine-tune the active model on labelled frames; activate the result only if it beats the current model on held-back frames',
   builder: (y: Argv) => withStoreOption(withDataOption(y))
-    .option('holdout', { type: 'number', default: 0.2, describe: 'Share of labelled frames held back for the gate (fixed per frame)' })
-    .option('margin', { type: 'number', default: 0, describe: 'The candidate needs holdout accuracy ≥ current + margin' })
+    .option('holdout', { type: 'number', default: D.holdoutShare, describe: 'Share of labelled frames held back for the gate (fixed per frame)' })
+    .option('margin', { type: 'number', default: D.margin, describe: 'The candidate needs holdout accuracy ≥ current + margin' })
     .option('force', { type: 'boolean', default: false, describe: 'Activate even if the gate fails' })
-    .option('epochs', { type: 'number', default: 40, describe: 'Training epochs of the head' })
-    .option('lr', { type: 'number', default: 0.001, describe: 'Adam learning rate' })
-    .option('hidden', { type: 'number', default: 0, describe: 'Units of a hidden Dense layer in the head (0: a linear head)' })
-    .option('dropout', { type: 'number', default: 0.2, describe: 'Dropout before the head\'s last layer' })
-    .option('seed', { type: 'number', default: 1 })
+    .option('epochs', { type: 'number', default: D.epochs, describe: 'Training epochs of the head' })
+    .option('lr', { type: 'number', default: D.lr, describe: 'Adam learning rate' })
+    .option('hidden', { type: 'number', default: D.hidden, describe: 'Units of a hidden Dense layer in the head (0: a linear head)' })
+    .option('dropout', { type: 'number', default: D.dropout, describe: 'Dropout before the head\'s last layer' })
+    .option('weight-decay', { type: 'number', default: D.weightDecay, describe: 'L2 penalty on the head\'s weights (0: none)' })
+    .option('mirror', { type: 'boolean', default: D.mirror, describe: 'Also train on each training frame mirrored left-right (--no-mirror: plain frames only)' })
+    .option('seed', { type: 'number', default: D.seed })
     .option('activate', { type: 'boolean', default: true, describe: 'Activate an accepted candidate (--no-activate: only store it)' })
     .option('json', { type: 'boolean', default: false, describe: 'Print the result as JSON' }) as unknown as Argv<Args>,
   handler: async (argv) => {
@@ -28,7 +31,7 @@ export const command: CommandModule<object, Args> = {
       import('../../learn/finetune-process.js'), import('../../learn/finetune-options.js'), import('../../logger.js'), import('../../errors.js'),
     ]);
     const logger = createLogger({ level: 'warn' });
-    const options = finetuneOptions({ data: argv.data, models: argv.models, holdoutShare: argv.holdout, margin: argv.margin, force: argv.force, epochs: argv.epochs, lr: argv.lr, hidden: argv.hidden, dropout: argv.dropout, seed: argv.seed });
+    const options = finetuneOptions({ data: argv.data, models: argv.models, holdoutShare: argv.holdout, margin: argv.margin, force: argv.force, epochs: argv.epochs, lr: argv.lr, hidden: argv.hidden, dropout: argv.dropout, weightDecay: argv.weightDecay, mirror: argv.mirror, seed: argv.seed });
     const onProgress = (p: { state: string; epoch?: number; epochs?: number; accuracy?: number; done?: number; total?: number; message?: string }): void => {
       if (argv.json) return;
       const detail = p.epoch ? ` epoch ${p.epoch}/${p.epochs}` : p.total ? ` ${p.done}/${p.total}` : '';
