@@ -1,6 +1,7 @@
 /**
  * bench/learning-loop: the whole loop of issue 5 on real photos, through real processes.
- *   1. prepare the MobileNetV2 backbone from ../shared (into a temp folder; nothing is copied into the repo)
+ *   1. prepare the MobileNetV2 backbone from ../shared with squash resize (`edgecam model pull --file`, into a temp
+ *      folder; nothing is copied into the repo)
  *   2. a seed model: a head trained on 4 photos per class, installed into a fresh store with `edgecam model install`
  *   3. `edgecam run` replays pets/train (750 photos, as the camera) with collection on, against a real Mosquitto
  *   4. the collected frames are labelled from their folder names through the MQTT `label` request
@@ -72,7 +73,9 @@ async function main(): Promise<void> {
   let daemon: ChildProcess | undefined;
   try {
     say(`work folder ${work}`);
-    edgecam(['backbone', 'prepare', BACKBONE_ONNX, '--out', join(work, 'backbone'), '--labels', join(SHARED, 'models/imagenet_synset.txt'), '--name', 'mobilenetv2-int8'], work);
+    // The backbone as the shipped pets model uses it: squash resize, not the preset's centre crop, which cuts the
+    // animals off the small, wide pets photos (models/pets-mobilenetv2-head/README.md).
+    edgecam(['model', 'pull', 'mobilenetv2', '--file', BACKBONE_ONNX, '--resize', 'squash', '--out', join(work, 'backbone')], work);
     await linkFlat(TRAIN, join(work, 'seed'), 4, true);
     edgecam(['train', join(work, 'seed'), '--arch', 'transfer', '--backbone', join(work, 'backbone'), '--out', join(work, 'seed-model'), '--name', 'pets', '--model-version', 'seed',
       '--epochs', '60', '--val-split', '0.25', '--cache-dir', join(work, 'train-cache')], work);
