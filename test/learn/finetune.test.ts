@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { listFrames } from '../../src/collect/frames.js';
 import { finetune, gate } from '../../src/learn/finetune.js';
-import { finetuneSplit, isHeldOut } from '../../src/learn/finetune-data.js';
+import { classHoldout, finetuneSplit, isHeldOut } from '../../src/learn/finetune-data.js';
 import { defaultCacheDir, finetuneOptions } from '../../src/learn/finetune-options.js';
 import { MIRROR_VARIANT } from '../../src/learn/embeddings.js';
 import { fitModel } from '../../src/learn/train.js';
@@ -32,7 +32,13 @@ test('split: current classes first, new classes after; a class with no training 
   assert.deepEqual(split.labels, ['red', 'blue', 'green']);
   assert.deepEqual(split.newClasses, ['green']);
   const frames = await listFrames(f.data);
-  assert.equal(split.holdout.length, frames.filter((fr) => isHeldOut(fr.id, 0.2)).length);
+  const heldPaths = new Set(split.holdout.map((h) => h.path));
+  for (const c of ['red', 'blue', 'green']) {
+    const ofClass = frames.filter((fr) => fr.label === c);
+    const held = classHoldout(ofClass.map((fr) => fr.id), 0.2);
+    assert.deepEqual(ofClass.filter((fr) => heldPaths.has(fr.image)).map((fr) => fr.id).sort(), [...held].sort(), c);
+    assert.ok(held.size >= 1 && held.size < ofClass.length, `${c}: ${held.size} of ${ofClass.length} held back`);
+  }
   assert.equal(split.train.length + split.holdout.length, 45);
   await assert.rejects(finetuneSplit(f.data, ['red', 'blue', 'purple'], 0.2), (err: Error & { code?: string }) => err.code === 'FINETUNE_CLASS_WITHOUT_FRAMES' && /"purple"/.test(err.message));
   await rm(f.root, { recursive: true, force: true });
