@@ -55,13 +55,21 @@ export interface FrameOffer {
   embedding?: { key: string; values: Float32Array };
 }
 
+/** Why the collector itself keeps a frame (`imported` frames come from `edgecam label import`, not from here). */
+export type KeptReason = Exclude<CollectReason, 'imported'>;
+export const KEPT_REASONS: readonly KeptReason[] = ['low-confidence', 'label-changed', 'sample', 'requested'];
+
 export interface CollectCounters {
   saved: number;
+  /** `saved` split by why the frame was kept. */
+  kept: Record<KeptReason, number>;
   duplicates: number;
   busy: number;
   evicted: number;
   failed: number;
   quotaFull: number;
+  /** Times collection paused: the disk was full (ENOSPC/EDQUOT), or only labelled frames were left at the quota. */
+  pauses: { diskFull: number; quota: number };
 }
 
 /** Frames waiting to be written; more arrive only if the disk is slower than the camera, and are dropped (counted). */
@@ -73,8 +81,10 @@ const SIDECAR_ESTIMATE = 600;
 export interface SavedFrame { id: string; image: string; sidecar: string; bytes: number }
 
 export class Collector implements Component {
-  readonly counters: CollectCounters = { saved: 0, duplicates: 0, busy: 0, evicted: 0, failed: 0, quotaFull: 0 };
-  private usage = { files: 0, bytes: 0 };
+  readonly counters: CollectCounters = {
+    saved: 0, kept: { 'low-confidence': 0, 'label-changed': 0, sample: 0, requested: 0 }, duplicates: 0, busy: 0, evicted: 0, failed: 0, quotaFull: 0, pauses: { diskFull: 0, quota: 0 },
+  };
+  private stored = { files: 0, bytes: 0 };
   private unlabelled: { id: string; image: string; sidecar: string; bytes: number }[] = [];
   private lastThumb: Uint8Array | undefined;
   private lastSampleAt = -Infinity;
@@ -93,13 +103,18 @@ export class Collector implements Component {
     return this.deps.clock.now() < this.pausedUntil;
   }
 
+  /** Files and bytes in the collection folder, as the quota counts them. */
+  get usage(): { files: number; bytes: number } {
+    return { ...this.stored };
+  }
+
   async start(): Promise<void> {
     if (this.started) return;
     await mkdir(join(this.options.dir, UNLABELLED), { recursive: true });
     await mkdir(join(this.options.dir, LABELLED), { recursive: true });
     await this.rescan();
     this.started = true;
-    this.log.info({ dir: this.options.dir, files: this.usage.files, megabytes: +(this.usage.bytes / 1048576).toFixed(1) }, 'collecting frames');
+    this.log.info({ dir: this.options.dir, files: this.stored.files, megabytes: +(this.stored.bytes / 1048576).toFixed(1) }, 'collecting frames');
   }
 
   async stop(): Promise<void> {
@@ -204,11 +219,12 @@ export class Collector implements Component {
       throw err;
     }
     const bytes = frame.data.length + sidecarBytes;
-    this.usage.files++;
-    this.usage.bytes += bytes;
+    this.stored.files++;
+    this.stored.bytes += bytes;
     if (!o.label) this.unlabelled.push({ id, image, sidecar: meta, bytes });
     this.lastThumb = thumb;
     this.counters.saved++;
+    if (sidecar.reason !== 'imported') this.counters.kept[sidecar.reason]++;
     this.log.debug({ id, reason: sidecar.reason, label: o.label }, 'frame kept');
     return { id, image, sidecar: meta, bytes: frame.data.length };
   }
@@ -216,7 +232,7 @@ export class Collector implements Component {
   /** Evict the oldest unlabelled frames until `incoming` bytes and one more file fit; refuse when only labelled ones are left. */
   private async makeRoom(incoming: number): Promise<void> {
     const maxBytes = this.options.maxMegabytes * 1048576;
-    const fits = (): boolean => this.usage.files + 1 <= this.options.maxFiles && this.usage.bytes + incoming <= maxBytes;
+    const fits = (): boolean => this.stored.files + 1 <= this.options.maxFiles && this.stored.bytes + incoming <= maxBytes;
     if (!fits()) await this.rescan(); // another process (labelling, deleting) may have changed the folder
     while (!fits()) {
       const oldest = this.unlabelled.shift();
@@ -226,15 +242,15 @@ export class Collector implements Component {
       }
       await rm(oldest.image, { force: true });
       await rm(oldest.sidecar, { force: true });
-      this.usage.files--;
-      this.usage.bytes -= oldest.bytes;
+      this.stored.files--;
+      this.stored.bytes -= oldest.bytes;
       this.counters.evicted++;
     }
   }
 
   private async rescan(): Promise<void> {
     const frames = await listFrames(this.options.dir);
-    this.usage = { files: frames.length, bytes: frames.reduce((s, f) => s + f.bytes + SIDECAR_ESTIMATE, 0) };
+    this.stored = { files: frames.length, bytes: frames.reduce((s, f) => s + f.bytes + SIDECAR_ESTIMATE, 0) };
     this.unlabelled = frames.filter((f) => !f.label).map((f) => ({ id: f.id, image: f.image, sidecar: f.sidecar, bytes: f.bytes + SIDECAR_ESTIMATE }));
   }
 
@@ -244,11 +260,13 @@ export class Collector implements Component {
       const pause = (this.options.pauseSeconds ?? 600) * 1000;
       this.pausedUntil = this.deps.clock.now() + pause;
       this.counters.failed++;
+      this.counters.pauses.diskFull++;
       this.log.warn({ dir: this.options.dir, retryInSeconds: pause / 1000 }, 'the disk is full: frame collection paused (classification goes on); free some space or lower collect.maxMegabytes');
       return;
     }
     this.counters.failed++;
     if (code === 'COLLECT_QUOTA') {
+      this.counters.pauses.quota++;
       this.pausedUntil = this.deps.clock.now() + (this.options.pauseSeconds ?? 600) * 1000;
       this.log.warn(errorMessage(err));
       return;

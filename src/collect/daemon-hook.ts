@@ -1,6 +1,7 @@
 import { basename, dirname } from 'node:path';
 import { z } from 'zod';
 import { EdgecamError, errorMessage } from '../errors.js';
+import type { Metric } from '../http/metrics.js';
 import type { Logger } from '../logger.js';
 import type { FinetuneProgress } from '../learn/finetune.js';
 import type { FinetuneOutcome, finetuneAndActivate as FinetuneAndActivate } from '../learn/finetune-process.js';
@@ -10,6 +11,7 @@ import type { MqttBus } from '../publish/mqtt.js';
 import type { RequestRouter } from '../publish/requests.js';
 import type { Clock, Component, Frame, Scores } from '../types.js';
 import { Collector, type CollectOptions, type SavedFrame } from './collector.js';
+import { collectorMetrics } from './metrics.js';
 import { setLabels } from './labels.js';
 
 /**
@@ -68,6 +70,12 @@ export class LearningLoop implements Component {
 
   get collectorStats(): Collector['counters'] | undefined {
     return this.collector?.counters;
+  }
+
+  /** Collection's /metrics families (none when collection is off); the daemon appends them to its own. */
+  metrics(): Metric[] {
+    const c = this.collector;
+    return c ? collectorMetrics({ counters: c.counters, paused: c.paused, usage: c.usage }) : [];
   }
 
   async start(): Promise<void> {

@@ -6,6 +6,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { Collector, type CollectOptions, type FrameOffer } from '../../src/collect/collector.js';
 import { listFrames } from '../../src/collect/frames.js';
+import { collectorMetrics } from '../../src/collect/metrics.js';
+import { renderPrometheus } from '../../src/http/metrics.js';
 import { setLabels } from '../../src/collect/labels.js';
 import { silentLogger } from '../../src/logger.js';
 import { FakeClock } from '../fakes/clock.js';
@@ -149,5 +151,43 @@ test('capture keeps the frame even when it repeats the last one, labelled at onc
   const saved = await collector.capture({ data: img, timestamp: clock.now() + 1, seq: 999 }, undefined, 'cat');
   assert.match(saved.image, /labelled\/cat\//);
   await assert.rejects(collector.capture({ data: img, timestamp: clock.now() + 2, seq: 1000 }, undefined, '../etc'), { code: 'LABEL_BAD_CLASS' });
+  await rm(dir, { recursive: true, force: true });
+});
+
+test('/metrics families: kept by reason, duplicates skipped, evicted, pauses for a full disk; files and bytes stored', async () => {
+  let diskFull = false;
+  const write = async (path: string, content: Uint8Array | string): Promise<void> => {
+    if (diskFull) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
+    await writeFile(path, content);
+  };
+  const { dir, clock, collector } = await setup({ maxFiles: 3, pauseSeconds: 60 }, write);
+  const reading = () => renderPrometheus(collectorMetrics({ counters: collector.counters, paused: collector.paused, usage: collector.usage }));
+  collector.offer(offer(await sceneJpeg(0), clock)); // low confidence
+  await settle(collector);
+  collector.offer(offer(await sceneJpeg(0), clock)); // the same scene again: a duplicate
+  await settle(collector);
+  clock.advance(1000);
+  collector.offer(offer(await sceneJpeg(30), clock, { confidence: 0.9, stableChanged: true })); // label changed
+  await settle(collector);
+  await collector.capture({ data: await sceneJpeg(40), timestamp: clock.now() + 1, seq: 5000 }, undefined); // requested
+  collector.offer(offer(await sceneJpeg(10), clock)); // over maxFiles: the oldest unlabelled frame goes
+  await settle(collector);
+  diskFull = true;
+  collector.offer(offer(await sceneJpeg(20), clock)); // room is made (a second eviction), then the write fails
+  await settle(collector);
+  const text = reading();
+  for (const line of [
+    'edgecam_collect_kept_total{reason="low-confidence"} 2', 'edgecam_collect_kept_total{reason="label-changed"} 1',
+    'edgecam_collect_kept_total{reason="sample"} 0', 'edgecam_collect_kept_total{reason="requested"} 1',
+    'edgecam_collect_duplicates_total 1', 'edgecam_collect_evicted_total 2', 'edgecam_collect_failed_total 1',
+    'edgecam_collect_paused_total{cause="disk-full"} 1', 'edgecam_collect_paused_total{cause="quota"} 0', 'edgecam_collect_paused 1',
+    'edgecam_collect_files 2', '# TYPE edgecam_collect_kept_total counter', '# TYPE edgecam_collect_bytes gauge',
+  ]) assert.ok(text.split('\n').includes(line), `${line}\n--- in ---\n${text}`);
+  const bytes = Number(/^edgecam_collect_bytes (\d+)$/m.exec(text)![1]);
+  const stored = await listFrames(dir);
+  assert.equal(stored.length, 2);
+  assert.ok(bytes >= stored.reduce((sum, f) => sum + f.bytes, 0), `${bytes} bytes counted`);
+  clock.advance(61_000);
+  assert.ok(reading().split('\n').includes('edgecam_collect_paused 0'), 'the pause ends');
   await rm(dir, { recursive: true, force: true });
 });
