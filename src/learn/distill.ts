@@ -6,7 +6,7 @@ import { errorMessage } from '../errors.js';
 import { loadModelFolder } from '../models/folder.js';
 import { preprocessSpecOf, type PreprocessSpec } from '../models/manifest.js';
 import type { ExecutionProvider } from '../inference/types.js';
-import { type AugmentOptions, applyAugments, drawAugments } from './augment.js';
+import { type AugmentDraw, type AugmentOptions, NO_AUGMENT, applyAugments, drawAugments } from './augment.js';
 import type { LabelledFile } from './dataset.js';
 import type { PreprocessFn, SkippedFile } from './dataset-load.js';
 import { DatasetError, TrainingError } from './errors.js';
@@ -67,13 +67,13 @@ export function softTargets(probabilities: ArrayLike<number>, map: number[]): Fl
 }
 
 /** The same draws applied to an image tensor of one spec: NHWC in, the spec's layout out. */
-function viewsOf(image: Float32Array, spec: PreprocessSpec, draws: ReturnType<typeof drawAugments>, augment: AugmentOptions | undefined): Float32Array {
+function viewsOf(image: Float32Array, spec: PreprocessSpec, draws: AugmentDraw[], augment: AugmentOptions | undefined, withPlain: boolean): Float32Array {
   const [h, w] = spec.size;
   // The tensor leaves tidy, not its data: tidy walks a returned typed array element by element (seconds per image).
   const views = tf.tidy(() => {
     const one = tf.tensor4d(image, [1, h, w, 3]);
     const augmented = augment && draws.length ? applyAugments(tf.tile(one, [draws.length, 1, 1, 1]) as tf.Tensor4D, draws, augment, spec) : undefined;
-    const all = augmented ? tf.concat([one, augmented], 0) : one;
+    const all = augmented && withPlain ? tf.concat([one, augmented], 0) : (augmented ?? one);
     return spec.layout === 'NCHW' ? all.transpose([0, 3, 1, 2]) : all;
   });
   try {
@@ -83,70 +83,106 @@ function viewsOf(image: Float32Array, spec: PreprocessSpec, draws: ReturnType<ty
   }
 }
 
+interface Photo {
+  path: string;
+  label: number;
+  /** Preprocessed at the student's spec (NHWC) and at the teacher's size and normalisation (NHWC). */
+  student: Float32Array;
+  teacher: Float32Array;
+}
+
 /**
- * Views of every training photo for the student (its spec, NHWC) with the teacher's probabilities on the same views.
- * Unreadable photos are reported and skipped, as in plain training.
+ * Holds the training photos at both input sizes and the teacher session; `sample()` draws fresh views of every
+ * photo and has the teacher label them. Made by `openViewTeacher`; `close()` frees the ONNX Runtime session.
+ * Memory: the photos at the teacher's size stay in RAM (~0.6 MB per photo at 224 px) so a new epoch decodes nothing.
  */
-export async function distilledViews(deps: DistillDeps, files: LabelledFile[], labels: string[], studentSpec: PreprocessSpec, o: DistillOptions & { augment?: AugmentOptions; seed: number }): Promise<DistilledSet> {
+export class ViewTeacher {
+  constructor(
+    private readonly teacher: OrtClassifier,
+    private readonly photos: Photo[],
+    private readonly map: number[],
+    private readonly studentSpec: PreprocessSpec,
+    private readonly augment: AugmentOptions | undefined,
+    private readonly rng: () => number,
+    readonly skipped: SkippedFile[],
+    readonly info: DistilledSet['teacher'],
+  ) {}
+
+  /** `views` views per photo: the photo itself first when `withPlain`, the rest augmented (all plain without --augment). */
+  async sample(requested: number, withPlain: boolean, onProgress?: (done: number, total: number) => void): Promise<DistilledSet> {
+    const views = this.augment ? requested : 1; // without augmentation every view would be the same photo
+    const teacherSpec = preprocessSpecOf(this.teacher.manifest);
+    const [sh, sw] = this.studentSpec.size;
+    const [th, tw] = teacherSpec.size;
+    const studentSize = sh * sw * 3;
+    const nClasses = this.map.length;
+    const total = this.photos.length * views;
+    const x = new Float32Array(total * studentSize);
+    const soft = new Float32Array(total * nClasses);
+    const y = new Int32Array(total);
+    let row = 0;
+    let agree = 0;
+    for (const [i, photo] of this.photos.entries()) {
+      const plain = withPlain || !this.augment ? 1 : 0;
+      // The same draw for both sizes: the teacher's label must describe the pixels the student gets.
+      const draws = drawAugments(this.rng, this.augment ?? NO_AUGMENT, views - plain);
+      const studentViews = viewsOf(photo.student, this.studentSpec, draws, this.augment, plain === 1);
+      const teacherViews = viewsOf(photo.teacher, teacherSpec, draws, this.augment, plain === 1);
+      const dims = teacherSpec.layout === 'NCHW' ? [views, 3, th, tw] : [views, th, tw, 3];
+      const out = await this.teacher.classifyBatch({ data: teacherViews, dims });
+      out.forEach((c, v) => {
+        const q = softTargets(c.scores.probabilities, this.map);
+        if (q.indexOf(Math.max(...q)) === photo.label) agree++;
+        x.set(studentViews.subarray(v * studentSize, (v + 1) * studentSize), row * studentSize);
+        soft.set(q, row * nClasses);
+        y[row++] = photo.label;
+      });
+      onProgress?.(i + 1, this.photos.length);
+    }
+    return { x, sampleDims: [sh, sw, 3], y, soft, skipped: this.skipped, teacherAgreement: total ? agree / total : NaN, teacher: this.info };
+  }
+
+  async close(): Promise<void> {
+    await this.teacher.dispose();
+  }
+}
+
+/** Loads the teacher and every readable training photo (unreadable ones are reported and skipped, as in plain training). */
+export async function openViewTeacher(deps: DistillDeps, files: LabelledFile[], labels: string[], studentSpec: PreprocessSpec, o: DistillOptions & { augment?: AugmentOptions; seed: number }): Promise<ViewTeacher> {
   if (!(Number.isInteger(o.views) && o.views >= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--teacher-views must be a whole number ≥ 1, got ${o.views}`);
   if (!(o.weight >= 0 && o.weight <= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--distill-weight must be between 0 and 1, got ${o.weight}`);
   if (studentSpec.layout !== 'NHWC') throw new TrainingError('TRAIN_BAD_OPTION', 'distillation needs an NHWC student (the CNN is)');
   const folder = await loadModelFolder(o.teacher);
   const map = teacherLabelMap(folder.manifest.labels, labels, folder.manifest.name);
-  const views = o.augment ? o.views : 1;
-  const teacher: OrtClassifier = await createClassifier({ logger: deps.logger, ...deps.classifierDeps }, { folder, providers: o.providers ?? ['cpu'] });
-  const teacherSpec = preprocessSpecOf(folder.manifest);
-  const teacherNhwc: PreprocessSpec = { ...teacherSpec, layout: 'NHWC' };
-  const [sh, sw] = studentSpec.size;
-  const studentSize = sh * sw * 3;
-  const nClasses = labels.length;
-  const x: Float32Array[] = [];
-  const soft: Float32Array[] = [];
-  const y: number[] = [];
+  const teacherNhwc: PreprocessSpec = { ...preprocessSpecOf(folder.manifest), layout: 'NHWC' };
+  const studentSize = studentSpec.size[0] * studentSpec.size[1] * 3;
+  const photos: Photo[] = [];
   const skipped: SkippedFile[] = [];
-  const rng = createRng(o.seed ^ 0x5eed);
-  let agree = 0;
-  try {
-    for (let f = 0; f < files.length; f++) {
-      const file = files[f]!;
-      let student: Float32Array, big: Float32Array;
-      try {
-        const bytes = await readFile(file.path);
-        student = (await deps.preprocess(bytes, studentSpec)).data;
-        big = (await deps.preprocess(bytes, teacherNhwc)).data;
-      } catch (err) {
-        skipped.push({ path: file.path, reason: errorMessage(err) });
-        deps.logger.warn({ file: file.path, err: errorMessage(err) }, 'skipping an image that cannot be decoded');
-        deps.onProgress?.(f + 1, files.length);
-        continue;
-      }
+  for (const [i, file] of files.entries()) {
+    try {
+      const bytes = await readFile(file.path);
+      const student = (await deps.preprocess(bytes, studentSpec)).data;
       if (student.length !== studentSize) throw new DatasetError('DATASET_SHAPE_MISMATCH', `Preprocessing ${file.path} gave ${student.length} values, expected ${studentSize}.`);
-      const draws = drawAugments(rng, o.augment ?? { flip: false, rotation: 0, shift: 0, zoom: 0, shear: 0, brightness: 0, contrast: 0 }, views - 1);
-      const studentViews = viewsOf(student, studentSpec, draws, o.augment);
-      const teacherViews = viewsOf(big, teacherSpec, draws, o.augment);
-      const [th, tw] = teacherSpec.size;
-      const dims = teacherSpec.layout === 'NCHW' ? [views, 3, th, tw] : [views, th, tw, 3];
-      const out = await teacher.classifyBatch({ data: teacherViews, dims });
-      out.forEach((c, v) => {
-        const q = softTargets(c.scores.probabilities, map);
-        if (q.indexOf(Math.max(...q)) === file.label) agree++;
-        x.push(studentViews.slice(v * studentSize, (v + 1) * studentSize));
-        soft.push(q);
-        y.push(file.label);
-      });
-      deps.onProgress?.(f + 1, files.length);
+      photos.push({ path: file.path, label: file.label, student, teacher: (await deps.preprocess(bytes, teacherNhwc)).data });
+    } catch (err) {
+      if (err instanceof DatasetError) throw err;
+      skipped.push({ path: file.path, reason: errorMessage(err) });
+      deps.logger.warn({ file: file.path, err: errorMessage(err) }, 'skipping an image that cannot be decoded');
     }
-  } finally {
-    await teacher.dispose();
+    deps.onProgress?.(i + 1, files.length);
   }
-  if (y.length === 0 && files.length > 0) throw new DatasetError('DATASET_NO_READABLE_IMAGES', `None of the ${files.length} images could be decoded (first problem: ${skipped[0]?.path}: ${skipped[0]?.reason}).`);
-  const xAll = new Float32Array(y.length * studentSize);
-  x.forEach((v, i) => xAll.set(v, i * studentSize));
-  const softAll = new Float32Array(y.length * nClasses);
-  soft.forEach((q, i) => softAll.set(q, i * nClasses));
-  return {
-    x: xAll, sampleDims: [sh, sw, 3], y: Int32Array.from(y), soft: softAll, skipped,
-    teacherAgreement: y.length ? agree / y.length : NaN,
-    teacher: { name: folder.manifest.name, version: folder.manifest.version, ...(folder.manifest.sha256 ? { sha256: folder.manifest.sha256 } : {}) },
-  };
+  if (photos.length === 0 && files.length > 0) throw new DatasetError('DATASET_NO_READABLE_IMAGES', `None of the ${files.length} images could be decoded (first problem: ${skipped[0]?.path}: ${skipped[0]?.reason}).`);
+  const teacher = await createClassifier({ logger: deps.logger, ...deps.classifierDeps }, { folder, providers: o.providers ?? ['cpu'] });
+  const info = { name: folder.manifest.name, version: folder.manifest.version, ...(folder.manifest.sha256 ? { sha256: folder.manifest.sha256 } : {}) };
+  return new ViewTeacher(teacher, photos, map, studentSpec, o.augment, createRng(o.seed ^ 0x5eed), skipped, info);
+}
+
+/** One set of views (the photo + views − 1 augmented per photo), teacher closed afterwards. */
+export async function distilledViews(deps: DistillDeps, files: LabelledFile[], labels: string[], studentSpec: PreprocessSpec, o: DistillOptions & { augment?: AugmentOptions; seed: number }): Promise<DistilledSet> {
+  const teacher = await openViewTeacher(deps, files, labels, studentSpec, o);
+  try {
+    return await teacher.sample(o.views, true);
+  } finally {
+    await teacher.close();
+  }
 }

@@ -4,9 +4,9 @@ import { writeModelFolder, type ModelFolder } from '../models/folder.js';
 import type { PreprocessSpec } from '../models/manifest.js';
 import { exportLayersModelToOnnx } from '../onnx/tfjs-export.js';
 import { runArtifacts, manifestMetrics, type RunSummary } from './artifacts.js';
-import { balancedClassWeights, classCounts, loadDatasetSplit, type LabelledFile } from './dataset.js';
+import { balancedClassWeights, classCounts, loadDatasetSplit, type DatasetSplit, type LabelledFile } from './dataset.js';
 import { loadImages, type LoadedImages } from './dataset-load.js';
-import { distilledViews, type DistilledSet } from './distill.js';
+import { openViewTeacher, type ViewTeacher } from './distill.js';
 import { classificationReport } from './metrics.js';
 import { buildCnn, outputActivationFor, type OutputActivation } from './models.js';
 import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js';
@@ -62,13 +62,11 @@ export function predictClasses(model: tf.LayersModel, data: TrainData, activatio
   return { predicted, confidence };
 }
 
-/** Training views labelled by the teacher: the photos plus augmented views, the augmentation already applied. */
-async function loadDistilled(deps: TrainDeps, o: TrainOptions, files: LabelledFile[], labels: string[], spec: PreprocessSpec): Promise<DistilledSet> {
-  const bar = deps.progress.task(`teacher labels ${o.cnn.distill!.views} views per photo`, files.length);
+/** The teacher with the training photos loaded; views are drawn per epoch (see ViewTeacher). */
+async function openTeacher(deps: TrainDeps, o: TrainOptions, files: LabelledFile[], labels: string[], spec: PreprocessSpec): Promise<ViewTeacher> {
+  const bar = deps.progress.task('loading photos for the teacher', files.length);
   try {
-    const set = await distilledViews({ logger: deps.logger, preprocess: deps.preprocess, classifierDeps: deps.classifierDeps, onProgress: (d) => bar.update(d) }, files, labels, spec, { ...o.cnn.distill!, augment: o.augment, seed: o.seed });
-    deps.logger.info({ teacher: set.teacher, views: set.y.length, teacherAgreement: set.teacherAgreement }, 'teacher labelled the training views');
-    return set;
+    return await openViewTeacher({ logger: deps.logger, preprocess: deps.preprocess, classifierDeps: deps.classifierDeps, onProgress: (d) => bar.update(d) }, files, labels, spec, { ...o.cnn.distill!, augment: o.augment, seed: o.seed });
   } finally {
     bar.stop();
   }
@@ -78,7 +76,17 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
   const started = performance.now();
   const split = await loadDatasetSplit(o.dataset, { valSplit: o.valSplit, seed: o.seed });
   const spec = cnnPreprocessSpec(o.cnn);
-  const distilled = o.cnn.distill ? await loadDistilled(deps, o, split.train, split.labels, spec) : undefined;
+  const teacher = o.cnn.distill ? await openTeacher(deps, o, split.train, split.labels, spec) : undefined;
+  try {
+    return await trainCnnWith(deps, o, split, spec, teacher, started);
+  } finally {
+    await teacher?.close();
+  }
+}
+
+async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSplit, spec: PreprocessSpec, teacher: ViewTeacher | undefined, started: number): Promise<TrainOutcome> {
+  const views = o.cnn.distill?.views ?? 1;
+  const distilled = teacher ? await teacher.sample(views, true) : undefined;
   const train = distilled ? { labels: distilled.y, skipped: distilled.skipped } : await loadSplitImages(deps, split.train, spec, 'loading train images');
   const trainData: TrainData = distilled ?? toTrainData(train as LoadedImages);
   const val = await loadSplitImages(deps, split.val, spec, 'loading val images');
@@ -94,6 +102,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
       // Distilled views carry their augmentation already (the teacher labelled exactly those pixels).
       augment: o.augment && !distilled ? { options: o.augment, spec } : undefined,
       distillWeight: o.cnn.distill?.weight,
+      ...(teacher ? { resample: async () => teacher.sample(views, false) } : {}),
     };
     const fit = await fitModel(model, trainData, toTrainData(val), fitOptions, deps.progress.fit);
     const valData = toTrainData(val);
@@ -107,7 +116,7 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
       arch: 'cnn', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
       options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
-      ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement } } : {}),
+      ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement, weight: o.cnn.distill!.weight } } : {}),
       backend: deps.backend, fit, val: report, valLoss, exportParityMaxAbsDiff: exported.parityMaxAbsDiff,
       trainSeconds: (performance.now() - started) / 1000,
     };

@@ -37,6 +37,11 @@ export interface FitOptions {
   augment?: { options: AugmentOptions; spec: Pick<PreprocessSpec, 'scale' | 'mean' | 'std'> };
   /** With `soft` targets: loss = (1 − w)·CE(label) + w·CE(teacher); default 0.5. */
   distillWeight?: number;
+  /**
+   * Fresh training samples for each epoch after the first (`train` is epoch 1's): distillation draws new
+   * teacher-labelled views every epoch, so the CNN never sees a view twice and cannot memorise them.
+   */
+  resample?: (epoch: number) => Promise<TrainData>;
   /** Checked after each epoch: true ends training there (best weights restored, model still written). */
   shouldStop?: () => boolean;
 }
@@ -124,24 +129,41 @@ function l2Penalty(model: tf.LayersModel, lambda: number): tf.Scalar {
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+interface SetTensors { n: number; x: tf.Tensor; y: tf.Tensor1D; w: tf.Tensor1D; soft?: tf.Tensor2D }
+
+function setTensors(data: TrainData, o: FitOptions): SetTensors {
+  const n = data.y.length;
+  if (n === 0) throw new TrainingError('TRAIN_NO_DATA', 'No training images left after loading; check the dataset folders.');
+  return {
+    n,
+    x: tf.tensor(data.x, [n, ...data.sampleDims]),
+    y: tf.tensor1d(data.y, 'int32'),
+    w: tf.tensor1d(Array.from(data.y, (c) => o.classWeights?.[c] ?? 1), 'float32'),
+    ...(data.soft ? { soft: tf.tensor2d(data.soft, [n, data.soft.length / n]) } : {}),
+  };
+}
+
+const disposeSet = (t: SetTensors | undefined): void => { if (t) tf.dispose([t.x, t.y, t.w, ...(t.soft ? [t.soft] : [])]); };
+
 /** Trains `model` in place and leaves it holding the best epoch's weights. */
 export async function fitModel(model: tf.LayersModel, train: TrainData, val: TrainData | undefined, o: FitOptions, reporter: FitReporter = {}): Promise<FitResult> {
-  const n = train.y.length;
-  if (n === 0) throw new TrainingError('TRAIN_NO_DATA', 'No training images left after loading; check the dataset folders.');
+  let samples: SetTensors | undefined = setTensors(train, o);
   const rng = createRng(o.seed);
   const optimizer = tf.train.adam(o.lr);
-  const xAll = tf.tensor(train.x, [n, ...train.sampleDims]);
-  const yAll = tf.tensor1d(train.y, 'int32');
-  const wAll = tf.tensor1d(train.y.length ? Array.from(train.y, (c) => o.classWeights?.[c] ?? 1) : [], 'float32');
-  const softAll = train.soft ? tf.tensor2d(train.soft, [n, train.soft.length / n]) : undefined;
   const distillWeight = o.distillWeight ?? 0.5;
   const hasVal = val !== undefined && val.y.length > 0;
   const history: EpochLogs[] = [];
   let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
   let stoppedEarly = false;
-  const batches = Math.ceil(n / o.batchSize);
   try {
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
+      if (o.resample && epoch > 1) {
+        disposeSet(samples);
+        samples = undefined;
+        samples = setTensors(await o.resample(epoch), o);
+      }
+      const { n, x: xAll, y: yAll, w: wAll, soft: softAll } = samples;
+      const batches = Math.ceil(n / o.batchSize);
       reporter.epochStart?.(epoch, o.epochs, batches);
       const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng);
       const started = performance.now();
@@ -203,7 +225,8 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
     if (best.weights.length) model.setWeights(best.weights);
     return { history, bestEpoch: best.epoch, stoppedEarly };
   } finally {
-    tf.dispose([xAll, yAll, wAll, ...(softAll ? [softAll] : []), ...best.weights]);
+    disposeSet(samples);
+    tf.dispose(best.weights);
     optimizer.dispose();
   }
 }

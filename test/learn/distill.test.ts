@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { createClassifier } from '../../src/inference/engine.js';
 import { loadDatasetSplit } from '../../src/learn/dataset.js';
-import { distilledViews, softTargets, teacherLabelMap } from '../../src/learn/distill.js';
+import { distilledViews, openViewTeacher, softTargets, teacherLabelMap } from '../../src/learn/distill.js';
 import type { TrainOptions } from '../../src/learn/options.js';
 import { logProgress } from '../../src/learn/progress.js';
 import { fitModel } from '../../src/learn/train.js';
@@ -60,6 +60,18 @@ test('fitModel with soft targets learns the teacher, in proportion to the distil
   assert.ok(predictions[1]! > 0.8, `teacher only: P(class 1) = ${predictions[1]}`);
 });
 
+test('fitModel resample: epochs after the first train on the samples it returns', async () => {
+  const data = (label: number) => ({ x: new Float32Array(8 * 2).fill(1), sampleDims: [2], y: new Int32Array(8).fill(label) });
+  const asked: number[] = [];
+  const model = tf.sequential({ layers: [tf.layers.dense({ inputShape: [2], units: 2, activation: 'softmax' })] });
+  // Epoch 1 says class 0, every later epoch class 1: a model that followed resample ends on class 1.
+  await fitModel(model, data(0), undefined, { epochs: 40, batchSize: 8, lr: 0.1, patience: 0, seed: 1, nClasses: 2, activation: 'softmax', resample: async (epoch) => { asked.push(epoch); return data(1); } });
+  assert.deepEqual(asked, Array.from({ length: 39 }, (_, i) => i + 2));
+  const p = tf.tidy(() => (model.predict(tf.ones([1, 2])) as tf.Tensor).dataSync()[1]!);
+  assert.ok(p > 0.9, `P(class 1) = ${p}`);
+  model.dispose();
+});
+
 test('distilledViews: the teacher labels exactly the pixels of each student view, the first view is the photo itself', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'edgecam-distill-'));
   try {
@@ -87,6 +99,15 @@ test('distilledViews: the teacher labels exactly the pixels of each student view
       }
     } finally {
       await teacher.dispose();
+    }
+    const viewTeacher = await openViewTeacher({ logger: silentLogger(), preprocess: preprocessImage }, files, split.labels, spec, { teacher: folder.dir, views: 2, weight: 0.5, augment: AUGMENT, seed: 3 });
+    try {
+      const [a, b] = [await viewTeacher.sample(2, false), await viewTeacher.sample(2, false)];
+      assert.deepEqual(Array.from(a.y), Array.from(b.y));
+      assert.notDeepEqual(a.x, b.x, 'each epoch draws fresh views');
+      assert.notDeepEqual(a.x.subarray(0, size), plain.data, 'without the plain view every view is augmented');
+    } finally {
+      await viewTeacher.close();
     }
     await assert.rejects(distilledViews({ logger: silentLogger(), preprocess: preprocessImage }, files, split.labels, spec, { teacher: folder.dir, views: 0, weight: 0.5, seed: 1 }), /teacher-views/);
   } finally {
