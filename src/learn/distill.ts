@@ -72,7 +72,8 @@ function viewsOf(image: Float32Array, spec: PreprocessSpec, draws: AugmentDraw[]
   // The tensor leaves tidy, not its data: tidy walks a returned typed array element by element (seconds per image).
   const views = tf.tidy(() => {
     const one = tf.tensor4d(image, [1, h, w, 3]);
-    const augmented = augment && draws.length ? applyAugments(tf.tile(one, [draws.length, 1, 1, 1]) as tf.Tensor4D, draws, augment, spec) : undefined;
+    // One photo per call, not a tiled batch: tile + split cost more than the transforms at 224 px.
+    const augmented = augment && draws.length ? tf.concat(draws.map((d) => applyAugments(one, [d], augment, spec)), 0) : undefined;
     const all = augmented && withPlain ? tf.concat([one, augmented], 0) : (augmented ?? one);
     return spec.layout === 'NCHW' ? all.transpose([0, 3, 1, 2]) : all;
   });
