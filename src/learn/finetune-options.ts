@@ -7,7 +7,8 @@ import type { FinetuneOptions } from './finetune.js';
 // hidden layer (95.8 vs 96.3 %) in half the time (7 vs 14 s of training on this machine).
 // Weight decay 0.1 and the mirrored embedding of every training frame (squash-resized backbone, 40 epochs, pets/val):
 // `edgecam train` heads on random 80 % of pets/train scored 97.1-97.9 % over 4 seeds vs 95.4 % with neither; fine-tune
-// heads over 14 holdout splits of bench/learning-loop's frames 96.5 % mean (95.4-97.5) vs 96.0 % with neither.
+// heads over 14 holdout draws of bench/learning-loop's frames (bench/finetune-splits) 96.67 % mean (95.4-97.5, ≥ 97 %
+// in 8 of 14) vs 96.37 % (1 of 14) with neither.
 export const FINETUNE_DEFAULTS = { holdoutShare: 0.2, margin: 0, epochs: 40, batchSize: 32, lr: 0.001, hidden: 0, dropout: 0.2, weightDecay: 0.1, mirror: true, seed: 1 } as const;
 
 /** The embedding cache lives beside the collected frames: it is derived from them, and goes when they go. */
