@@ -149,7 +149,7 @@ export class Daemon implements Component {
       await this.startStep({ name: 'camera', essential: true, component: this.camera });
       if (config.http.enabled) {
         this.http = new HttpServer({
-          logger: deps.logger.child({ component: 'http' }), health: () => healthReport(this.snapshot()), metrics: () => metrics(this.snapshot()),
+          logger: deps.logger.child({ component: 'http' }), health: () => healthReport(this.snapshot()), metrics: () => [...metrics(this.snapshot()), ...(this.learning?.metrics() ?? [])],
           extensions: config.http.ui ? [this.webUi()] : [],
         }, config.http);
         await this.startStep({ name: 'http', essential: false, component: this.http });

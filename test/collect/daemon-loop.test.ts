@@ -34,7 +34,7 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     camera: { source: `folder:${camera}`, fps: 10, loop: false }, // 10 fps: no backpressure drops even on a loaded CI machine
     model: { dir: join(f.models, 'active'), providers: ['cpu'], watch: false },
     mqtt: { url: broker.url, baseTopic: 'loop', cameraId: 'door', statsInterval: 60 },
-    http: { port: 0, enabled: false },
+    http: { port: 0, ui: false },
     collect: { enabled: true, dir: collectDir, sampleInterval: 0.001, duplicateThreshold: 0 },
     finetune: { epochs: 40, lr: 0.05 },
     log: { level: 'silent', decisions: false },
@@ -52,6 +52,11 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     assert.deepEqual(sc.model, { name: 'colours', version: 'v1' });
     assert.equal(sc.camera, 'door');
     assert.ok(sc.origin && sc.scores && sc.predicted);
+    // The collector's counters are in the daemon's /metrics beside the pipeline's.
+    const metricsText = await (await fetch(`http://127.0.0.1:${daemon.httpPort}/metrics`)).text();
+    assert.match(metricsText, /edgecam_frames_total\{outcome="classified"\} [1-9]/);
+    const kept = [...metricsText.matchAll(/^edgecam_collect_kept_total\{reason="[a-z_-]+"\} (\d+)$/gm)].reduce((a, m) => a + Number(m[1]), 0);
+    assert.ok(kept >= frames.length, `edgecam_collect_kept_total sums to ${kept} for ${frames.length} kept frames`);
     // Label from the file names, one request per class.
     const byClass: Record<string, string[]> = {};
     for (const fr of frames) (byClass[basename(fr.sidecarData!.origin!).split('_')[0]!] ??= []).push(fr.id);
@@ -64,7 +69,8 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     const bad = await rec.request('loop', 'label', { ids: [frames[0]!.id], class: '../../etc' }, tx++);
     assert.equal(bad.code, 'LABEL_BAD_CLASS');
     const from = rec.messages.length;
-    const response = await rec.request('loop', 'finetune', { epochs: 40 }, tx++);
+    // A bound, not a timing: the fine-tune runs in a nice-19 child, slow when the machine is busy.
+    const response = await rec.request('loop', 'finetune', { epochs: 40 }, tx++, 120_000);
     assert.equal(response.status, 'ok', JSON.stringify(response));
     const data = response.data as { version: string; activated: boolean; candidateAccuracy: number; currentAccuracy: number; parentVersion: string };
     assert.equal(data.activated, true, JSON.stringify(data));

@@ -70,11 +70,11 @@ export class Recorder {
   }
 
   /** Send a request and wait for the response carrying the same transaction. */
-  async request(base: string, command: string, body: string | Record<string, unknown>, transaction: number): Promise<Record<string, unknown>> {
+  async request(base: string, command: string, body: string | Record<string, unknown>, transaction: number, ms = 15_000): Promise<Record<string, unknown>> {
     const from = this.messages.length;
     const payload = typeof body === 'string' ? body : JSON.stringify({ ...body, transaction });
     await this.client.publishAsync(`${base}/request/${command}`, payload, { qos: 1 });
-    const m = await this.next((x) => x.topic === `${base}/response/${command}` && (typeof body === 'string' || (JSON.parse(x.payload.toString()) as { transaction?: number }).transaction === transaction), 15_000, from);
+    const m = await this.next((x) => x.topic === `${base}/response/${command}` && (typeof body === 'string' || (JSON.parse(x.payload.toString()) as { transaction?: number }).transaction === transaction), ms, from);
     return JSON.parse(m.payload.toString()) as Record<string, unknown>;
   }
 
