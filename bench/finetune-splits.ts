@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const backbone = await createClassifier({ logger }, { folder: seed, providers: ['cpu'] });
   const spec = preprocessSpecOf(seed.manifest);
   const frames = (await listFrames(join(work, 'collect'))).filter((f) => f.label);
-  const cache = new EmbeddingCache(defaultCacheDir(join(work, 'collect')), seed.manifest.provenance.backboneSha256 ?? seed.manifest.sha256, size);
+  const cache = new EmbeddingCache(defaultCacheDir(join(work, 'collect')), seed.manifest.provenance.backboneSha256 ?? seed.manifest.sha256, size, preprocessSpecOf(seed.manifest));
   // Row 2i: frame i as the camera saw it, row 2i+1: its mirror (from the cache the fine-tune filled).
   const train = await embedFiles({ logger, preprocess: preprocessImage, backbone, cache }, frames.map((f) => ({ path: f.image, label: labels.indexOf(f.label!) })), { spec, size, mirror: true });
   const valDir = join(shared, 'datasets/pets/val');

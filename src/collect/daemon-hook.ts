@@ -6,11 +6,12 @@ import type { Logger } from '../logger.js';
 import type { FinetuneProgress } from '../learn/finetune.js';
 import type { FinetuneOutcome, finetuneAndActivate as FinetuneAndActivate } from '../learn/finetune-process.js';
 import { defaultCacheDir, finetuneOptions } from '../learn/finetune-options.js';
-import type { Manifest } from '../models/manifest.js';
+import { preprocessSpecOf, type Manifest } from '../models/manifest.js';
 import type { MqttBus } from '../publish/mqtt.js';
 import type { RequestRouter } from '../publish/requests.js';
 import type { Clock, Component, Frame, Scores } from '../types.js';
 import { Collector, type CollectOptions, type SavedFrame } from './collector.js';
+import { embeddingCacheKey } from './embedding-cache.js';
 import { collectorMetrics } from './metrics.js';
 import { setLabels } from './labels.js';
 
@@ -104,8 +105,8 @@ export class LearningLoop implements Component {
     this.collector.offer({
       frame, label: scores.labels[top] ?? decision.label, confidence: p[top] ?? 0, stableLabel: decision.stableLabel, stableChanged: decision.changed,
       scores: Object.fromEntries(scores.labels.map((l, i) => [l, Number(p[i]!.toFixed(4))])), model: { name: model.name, version: model.version },
-      // Same key as finetune.ts uses: the backbone is what the embedding depends on, not the head.
-      ...(embedding ? { embedding: { key: model.provenance.backboneSha256 ?? model.sha256, values: embedding } } : {}),
+      // Same key as finetune.ts uses: the backbone and its preprocessing are what the embedding depends on, not the head.
+      ...(embedding ? { embedding: { key: embeddingCacheKey(model.provenance.backboneSha256 ?? model.sha256, preprocessSpecOf(model)), values: embedding } } : {}),
     });
   }
 

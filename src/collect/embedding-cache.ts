@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import type { PreprocessSpec } from '../models/manifest.js';
 
 /**
  * The daemon already computes each frame's embedding while classifying it (transfer models expose it), so the
@@ -9,6 +10,15 @@ import { dirname, join } from 'node:path';
  * raw float32); test/collect/embedding-cache.test.ts checks that EmbeddingCache reads what is written here.
  * Written without fsync: the cache is derived data, and a lost or short file is simply recomputed.
  */
+/**
+ * The cache folder key: the backbone's sha256 mixed with the preprocessing. The same graph fed with another resize
+ * or normalisation (a model re-pulled with `--resize squash`, say) gives other embeddings, which must not be read
+ * back as these.
+ */
+export function embeddingCacheKey(backboneSha: string, spec?: PreprocessSpec): string {
+  return spec ? createHash('sha256').update(`${backboneSha}\n${JSON.stringify(spec)}`).digest('hex') : backboneSha;
+}
+
 export function embeddingCachePath(dir: string, backboneKey: string, imageSha: string): string {
   return join(dir, backboneKey.slice(0, 16), imageSha.slice(0, 2), `${imageSha}.f32`);
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { embeddingCacheKey } from '../collect/embedding-cache.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { PreprocessSpec } from '../models/manifest.js';
@@ -27,7 +28,7 @@ export class EmbeddingCache {
   constructor(private readonly dir: string, private readonly backboneSha: string, private readonly size: number, private readonly spec?: PreprocessSpec) {}
 
   private path(imageSha: string, variant: string): string {
-    const key = this.spec ? createHash('sha256').update(`${this.backboneSha}\n${JSON.stringify(this.spec)}`).digest('hex') : this.backboneSha;
+    const key = embeddingCacheKey(this.backboneSha, this.spec);
     return join(this.dir, key.slice(0, 16), imageSha.slice(0, 2), `${imageSha}${variant ? `-${variant}` : ''}.f32`);
   }
 

@@ -138,7 +138,7 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
     // The daemon filed most plain embeddings in the cache when it kept the frames; only the rest, and the mirrors of
     // training frames (cached too, for the next fine-tune), go through the backbone. Held-back frames are never
     // mirrored: the gate scores frames as the camera sees them.
-    const cache = new EmbeddingCache(o.cacheDir, backboneKey, emb.size);
+    const cache = new EmbeddingCache(o.cacheDir, backboneKey, emb.size, preprocessSpecOf(active.manifest));
     const embedDeps = (offset: number) => ({
       logger: deps.logger, preprocess: deps.preprocess, backbone: current, cache,
       onProgress: (done: number) => { if ((offset + done) % 50 === 0 || offset + done === total) deps.onProgress?.({ state: 'embedding', done: offset + done, total }); },
