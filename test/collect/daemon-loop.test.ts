@@ -87,7 +87,7 @@ test('collect → label over MQTT → finetune over MQTT → hot swap to the new
     const progress = rec.messages.slice(from).filter((m) => m.topic === 'loop/finetune').map((m) => JSON.parse(m.payload.toString()) as { state: string; epoch?: number });
     assert.ok(progress.some((p) => p.state === 'training' && p.epoch === 40), 'epochs are published');
     assert.equal(progress.at(-1)!.state, 'activated');
-    const busy = rec.request('loop', 'finetune', {}, tx++);
+    const busy = rec.request('loop', 'finetune', {}, tx++, 120_000);
     const again = await rec.request('loop', 'finetune', {}, tx++);
     assert.equal(again.code, 'FINETUNE_BUSY');
     await busy;
