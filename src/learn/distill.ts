@@ -29,6 +29,11 @@ export interface DistillOptions {
   views: number;
   /** Weight of the teacher's probabilities in the loss (1 − weight goes to the folder label). */
   weight: number;
+  /**
+   * Share of augmented views blended with another random photo (mixup, λ ∈ [0.5, 1] for the view's own photo);
+   * the teacher labels the blend itself, so the target stays consistent. 0 = off.
+   */
+  mixup?: number;
   providers?: ExecutionProvider[];
 }
 
@@ -92,6 +97,12 @@ interface Photo {
   teacher: Float32Array;
 }
 
+/** views[v] ← λ·views[v] + (1 − λ)·other, in place (`other` is one view of the same size and layout). */
+function blend(views: Float32Array, v: number, other: Float32Array, lambda: number): void {
+  const base = v * other.length;
+  for (let i = 0; i < other.length; i++) views[base + i] = lambda * views[base + i]! + (1 - lambda) * other[i]!;
+}
+
 /**
  * Holds the training photos at both input sizes and the teacher session; `sample()` draws fresh views of every
  * photo and has the teacher label them. Made by `openViewTeacher`; `close()` frees the ONNX Runtime session.
@@ -105,6 +116,7 @@ export class ViewTeacher {
     private readonly studentSpec: PreprocessSpec,
     private readonly augment: AugmentOptions | undefined,
     private readonly rng: () => number,
+    private readonly mixup: number,
     readonly skipped: SkippedFile[],
     readonly info: DistilledSet['teacher'],
   ) {}
@@ -129,6 +141,13 @@ export class ViewTeacher {
       const draws = drawAugments(this.rng, this.augment ?? NO_AUGMENT, views - plain);
       const studentViews = viewsOf(photo.student, this.studentSpec, draws, this.augment, plain === 1);
       const teacherViews = viewsOf(photo.teacher, teacherSpec, draws, this.augment, plain === 1);
+      for (let v = plain; v < views && this.mixup > 0; v++) {
+        if (this.rng() >= this.mixup) continue;
+        const other = this.photos[Math.floor(this.rng() * this.photos.length)]!;
+        const lambda = 0.5 + 0.5 * this.rng();
+        blend(studentViews, v, viewsOf(other.student, this.studentSpec, [], undefined, true), lambda);
+        blend(teacherViews, v, viewsOf(other.teacher, teacherSpec, [], undefined, true), lambda);
+      }
       const dims = teacherSpec.layout === 'NCHW' ? [views, 3, th, tw] : [views, th, tw, 3];
       const out = await this.teacher.classifyBatch({ data: teacherViews, dims });
       out.forEach((c, v) => {
@@ -151,6 +170,7 @@ export class ViewTeacher {
 /** Loads the teacher and every readable training photo (unreadable ones are reported and skipped, as in plain training). */
 export async function openViewTeacher(deps: DistillDeps, files: LabelledFile[], labels: string[], studentSpec: PreprocessSpec, o: DistillOptions & { augment?: AugmentOptions; seed: number }): Promise<ViewTeacher> {
   if (!(Number.isInteger(o.views) && o.views >= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--teacher-views must be a whole number ≥ 1, got ${o.views}`);
+  if (!((o.mixup ?? 0) >= 0 && (o.mixup ?? 0) <= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--mixup must be between 0 and 1, got ${o.mixup}`);
   if (!(o.weight >= 0 && o.weight <= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--distill-weight must be between 0 and 1, got ${o.weight}`);
   if (studentSpec.layout !== 'NHWC') throw new TrainingError('TRAIN_BAD_OPTION', 'distillation needs an NHWC student (the CNN is)');
   const folder = await loadModelFolder(o.teacher);
@@ -175,7 +195,7 @@ export async function openViewTeacher(deps: DistillDeps, files: LabelledFile[], 
   if (photos.length === 0 && files.length > 0) throw new DatasetError('DATASET_NO_READABLE_IMAGES', `None of the ${files.length} images could be decoded (first problem: ${skipped[0]?.path}: ${skipped[0]?.reason}).`);
   const teacher = await createClassifier({ logger: deps.logger, ...deps.classifierDeps }, { folder, providers: o.providers ?? ['cpu'] });
   const info = { name: folder.manifest.name, version: folder.manifest.version, ...(folder.manifest.sha256 ? { sha256: folder.manifest.sha256 } : {}) };
-  return new ViewTeacher(teacher, photos, map, studentSpec, o.augment, createRng(o.seed ^ 0x5eed), skipped, info);
+  return new ViewTeacher(teacher, photos, map, studentSpec, o.augment, createRng(o.seed ^ 0x5eed), o.mixup ?? 0, skipped, info);
 }
 
 /** One set of views (the photo + views − 1 augmented per photo), teacher closed afterwards. */

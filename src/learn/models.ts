@@ -3,7 +3,7 @@ import { TrainingError } from './errors.js';
 
 /**
  * The architectures `edgecam train` builds. Every layer used here must be one the tfjs→ONNX exporter
- * (src/onnx/tfjs-export.ts) converts: Conv2D, MaxPooling2D, BatchNormalization, Flatten, Dense, Dropout.
+ * (src/onnx/tfjs-export.ts) converts: Conv2D, MaxPooling2D, BatchNormalization, Flatten, GlobalAveragePooling2D, Dense, Dropout.
  */
 
 export interface CnnOptions {
@@ -15,6 +15,8 @@ export interface CnnOptions {
   dense: number[];
   dropout: number;
   batchNorm: boolean;
+  /** End the conv blocks with global average pooling instead of Flatten: one value per filter, far fewer Dense weights. */
+  globalPool?: boolean;
   nClasses: number;
   seed: number;
 }
@@ -60,7 +62,7 @@ export function buildCnn(o: CnnOptions, activation: OutputActivation = outputAct
     }
     model.add(tf.layers.maxPooling2d({ poolSize: 2, strides: 2 }));
   }
-  model.add(tf.layers.flatten());
+  model.add(o.globalPool ? tf.layers.globalAveragePooling2d({}) : tf.layers.flatten());
   for (const units of o.dense) {
     if (o.dropout > 0) model.add(tf.layers.dropout({ rate: o.dropout, seed: seed++ }));
     model.add(tf.layers.dense({ units, activation: 'relu', kernelInitializer: tf.initializers.heNormal({ seed: seed++ }) }));

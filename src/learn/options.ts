@@ -35,6 +35,7 @@ export interface TrainOptions {
     dense: number[];
     dropout: number;
     batchNorm: boolean;
+    globalPool?: boolean;
     resize: 'squash' | 'cover' | 'contain';
     /** Learn from a teacher model's probabilities on augmented views (learn/distill.ts). */
     distill?: DistillOptions;

@@ -90,12 +90,18 @@ test('distilledViews: the teacher labels exactly the pixels of each student view
     const plain = await preprocessImage(await readFile(files[0]!.path), spec);
     assert.deepEqual(set.x.subarray(0, size), plain.data, 'view 0 is the unaugmented photo');
     assert.notDeepEqual(set.x.subarray(size, 2 * size), plain.data, 'view 1 is augmented');
+    // Mixup: every augmented view blended with another photo; the teacher must still label the blended pixels.
+    const mixed = await distilledViews({ logger: silentLogger(), preprocess: preprocessImage }, files, split.labels, spec, { teacher: folder.dir, views: 3, weight: 0.5, augment: AUGMENT, seed: 3, mixup: 1 });
+    assert.deepEqual(mixed.x.subarray(0, size), plain.data, 'the plain view is never blended');
+    assert.notDeepEqual(mixed.x.subarray(size, 3 * size), set.x.subarray(size, 3 * size), 'same draws, blended pixels');
     const teacher = await createClassifier({ logger: silentLogger() }, { folder: await loadModelFolder(folder.dir), providers: ['cpu'] });
     try {
-      for (let v = 0; v < 12; v++) {
-        const out = await teacher.classify({ data: set.x.slice(v * size, (v + 1) * size), dims: [1, 8, 8, 3] });
-        const want = softTargets(out.scores.probabilities, out.scores.labels.map((_, i) => i));
-        for (let c = 0; c < 3; c++) assert.ok(Math.abs(set.soft[v * 3 + c]! - want[c]!) < 1e-5, `view ${v} class ${c}: ${set.soft[v * 3 + c]} vs ${want[c]}`);
+      for (const s of [set, mixed]) {
+        for (let v = 0; v < 12; v++) {
+          const out = await teacher.classify({ data: s.x.slice(v * size, (v + 1) * size), dims: [1, 8, 8, 3] });
+          const want = softTargets(out.scores.probabilities, out.scores.labels.map((_, i) => i));
+          for (let c = 0; c < 3; c++) assert.ok(Math.abs(s.soft[v * 3 + c]! - want[c]!) < 1e-5, `view ${v} class ${c}: ${s.soft[v * 3 + c]} vs ${want[c]}`);
+        }
       }
     } finally {
       await teacher.dispose();

@@ -21,7 +21,8 @@ function options(dir: string, classes: number): TrainOptions {
     dataset: join(dir, 'data'), out: join(dir, 'model'), arch: 'cnn', epochs: 6, batchSize: 8, lr: 0.01, valSplit: 0.25, seed: 1,
     patience: 0, classWeights: true, weightDecay: 0, force: true, name: `colours${classes}`, version: '1', command: 'edgecam train data --out model',
     augment: { flip: true, rotation: 5, shift: 0, zoom: 0, shear: 0, brightness: 0.05, contrast: 0 },
-    cnn: { inputSize: 8, filters: [4], convsPerBlock: 1, dense: [8], dropout: 0.1, batchNorm: classes === 3, resize: 'squash' },
+    // Two classes: global average pooling instead of Flatten; three: batch norm. Both through export and ONNX evaluation.
+    cnn: { inputSize: 8, filters: [4], convsPerBlock: 1, dense: [8], dropout: 0.1, batchNorm: classes === 3, globalPool: classes === 2, resize: 'squash' },
     transfer: { hidden: 0, dropout: 0, augmentCopies: 0, cacheDir: join(dir, 'cache') },
   };
 }

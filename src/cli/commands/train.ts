@@ -28,9 +28,11 @@ function builder(y: Argv): Argv {
       dense: { type: 'string', default: '128', describe: 'cnn: hidden Dense units, comma-separated ("" for none)' },
       dropout: { type: 'number', describe: 'dropout rate [default: cnn 0.5, transfer 0.2]' },
       'batch-norm': { type: 'boolean', default: false, describe: 'cnn: BatchNormalization after each conv' },
+      'global-pool': { type: 'boolean', default: false, describe: 'cnn: global average pooling instead of Flatten after the conv blocks (far fewer weights: less overfitting on small datasets)' },
       resize: { choices: ['squash', 'cover', 'contain'] as const, default: 'squash', describe: 'cnn: how images become square (squash like Keras image_dataset_from_directory, cover = centre crop, contain = pad)' },
       teacher: { type: 'string', describe: 'cnn: distil from this model folder (e.g. the MobileNetV2 pets model): it labels --teacher-views augmented views of each photo and the CNN learns its probabilities' },
       'teacher-views': { type: 'number', default: 8, describe: 'cnn with --teacher: views per photo (the photo + augmented ones, from --augment)' },
+      mixup: { type: 'number', default: 0, describe: 'cnn with --teacher: share of augmented views blended with another photo (the teacher labels the blend)' },
       'distill-weight': { type: 'number', default: 0.7, describe: "cnn with --teacher: weight of the teacher's probabilities in the loss (the rest: the folder label)" },
       backbone: { type: 'string', describe: 'transfer: backbone model folder made by `edgecam backbone prepare` (manifest with an embedding output)' },
       hidden: { type: 'number', default: 0, describe: 'transfer: units of an optional hidden Dense layer in the head' },
@@ -76,8 +78,8 @@ export const command: CommandModule = {
       cnn: {
         inputSize: a.inputSize as number, filters: parseIntList(a.filters as string, '--filters'), convsPerBlock: a.convsPerBlock as number,
         dense: parseIntList(a.dense as string, '--dense', true), dropout: (a.dropout as number | undefined) ?? 0.5,
-        batchNorm: a.batchNorm as boolean, resize: a.resize as 'squash',
-        ...(a.teacher ? { distill: { teacher: a.teacher as string, views: a.teacherViews as number, weight: a.distillWeight as number } } : {}),
+        batchNorm: a.batchNorm as boolean, globalPool: a.globalPool as boolean, resize: a.resize as 'squash',
+        ...(a.teacher ? { distill: { teacher: a.teacher as string, views: a.teacherViews as number, weight: a.distillWeight as number, mixup: a.mixup as number } } : {}),
       },
       transfer: {
         backbone: a.backbone as string | undefined, hidden: a.hidden as number, dropout: (a.dropout as number | undefined) ?? 0.2,
