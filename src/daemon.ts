@@ -305,7 +305,7 @@ export class Daemon implements Component {
     const { collect, finetune, mqtt: m, log } = this.options.config;
     return new LearningLoop({ logger: this.deps.logger, clock: this.deps.clock, mqtt, reload: (reason) => this.reloadModel(reason) }, {
       collect: { ...collect, sampleIntervalSeconds: collect.sampleInterval }, modelDir: this.options.modelDir, camera: m.cameraId,
-      finetune: { holdoutShare: finetune.holdout, margin: finetune.margin, epochs: finetune.epochs, lr: finetune.lr, nice: finetune.nice }, logLevel: log.level,
+      finetune: { holdoutShare: finetune.holdout, margin: finetune.margin, epochs: finetune.epochs, lr: finetune.lr, weightDecay: finetune.weightDecay, mirror: finetune.mirror, nice: finetune.nice }, logLevel: log.level,
     });
   }
 

@@ -35,7 +35,7 @@ export interface LearningLoopOptions {
   collect: Omit<CollectOptions, 'camera' | 'source'> & { enabled: boolean };
   /** The folder the daemon serves; fine-tuning needs it to be <store>/active. */
   modelDir: string;
-  finetune: { holdoutShare: number; margin: number; epochs: number; lr: number; nice: number };
+  finetune: { holdoutShare: number; margin: number; epochs: number; lr: number; weightDecay?: number; mirror?: boolean; nice: number };
   camera?: string;
   source?: string;
   logLevel?: string;
@@ -155,7 +155,9 @@ export class LearningLoop implements Component {
     const options = finetuneOptions({
       data: this.options.collect.dir, models: dirname(this.options.modelDir), holdoutShare: f.holdoutShare,
       margin: r.margin ?? f.margin, epochs: r.epochs ?? f.epochs, lr: r.lr ?? f.lr, force: r.force ?? false,
-      ...(r.weightDecay !== undefined ? { weightDecay: r.weightDecay } : {}), ...(r.mirror !== undefined ? { mirror: r.mirror } : {}),
+      // The request overrides the config, which overrides FINETUNE_DEFAULTS.
+      ...((r.weightDecay ?? f.weightDecay) !== undefined ? { weightDecay: r.weightDecay ?? f.weightDecay } : {}),
+      ...((r.mirror ?? f.mirror) !== undefined ? { mirror: r.mirror ?? f.mirror } : {}),
     });
     const run = async (): Promise<FinetuneOutcome> => {
       const { finetuneAndActivate } = this.deps.finetune ? { finetuneAndActivate: this.deps.finetune } : await import('../learn/finetune-process.js');
