@@ -11,6 +11,7 @@ import type { LabelledFile } from './dataset.js';
 import type { PreprocessFn, SkippedFile } from './dataset-load.js';
 import { DatasetError, TrainingError } from './errors.js';
 import { createRng } from './random.js';
+import { tidyValues } from './tensor-values.js';
 import type { TrainData } from './train.js';
 
 /**
@@ -74,19 +75,13 @@ export function softTargets(probabilities: ArrayLike<number>, map: number[]): Fl
 /** The same draws applied to an image tensor of one spec: NHWC in, the spec's layout out. */
 function viewsOf(image: Float32Array, spec: PreprocessSpec, draws: AugmentDraw[], augment: AugmentOptions | undefined, withPlain: boolean): Float32Array {
   const [h, w] = spec.size;
-  // The tensor leaves tidy, not its data: tidy walks a returned typed array element by element (seconds per image).
-  const views = tf.tidy(() => {
+  return tidyValues(() => {
     const one = tf.tensor4d(image, [1, h, w, 3]);
     // One photo per call, not a tiled batch: tile + split cost more than the transforms at 224 px.
     const augmented = augment && draws.length ? tf.concat(draws.map((d) => applyAugments(one, [d], augment, spec)), 0) : undefined;
     const all = augmented && withPlain ? tf.concat([one, augmented], 0) : (augmented ?? one);
     return spec.layout === 'NCHW' ? all.transpose([0, 3, 1, 2]) : all;
   });
-  try {
-    return views.dataSync() as Float32Array;
-  } finally {
-    views.dispose();
-  }
 }
 
 interface Photo {

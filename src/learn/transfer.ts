@@ -14,6 +14,7 @@ import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js
 import { evaluateSet, fitModel, type TrainData } from './train.js';
 import { fitStandardizer, foldIntoFirstLayer, standardize } from './standardize.js';
 import { predictClasses, type TrainOutcome } from './train-cnn.js';
+import { tidyValues } from './tensor-values.js';
 
 /**
  * `edgecam train --arch transfer` (Teachable Machine / Frigate style): embeddings from the frozen backbone
@@ -46,7 +47,7 @@ async function composedParity(deps: TrainDeps, composed: ModelFolder, head: tf.L
     let worst = 0;
     for (let i = 0; i < Math.min(count, files.length); i++) {
       const got = await classifier.classify(await deps.preprocess(await readFile(files[i]!), preprocessSpecOf(composed.manifest)));
-      const want = tf.tidy(() => (head.predict(tf.tensor2d(embeddings.subarray(i * size, (i + 1) * size), [1, size])) as tf.Tensor).dataSync());
+      const want = tidyValues(() => head.predict(tf.tensor2d(embeddings.subarray(i * size, (i + 1) * size), [1, size])) as tf.Tensor);
       got.scores.probabilities.forEach((p, k) => { worst = Math.max(worst, Math.abs(p - want[k]!)); });
     }
     return worst;
