@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
@@ -126,9 +126,14 @@ test('train --arch cnn --teacher: a distilled CNN is written with the teacher re
   try {
     await writeColourDataset(join(dir, 'data'), { red: 8, blue: 8, green: 8 }, 12);
     const teacher = await trainCnn(deps(), options(dir, join(dir, 'teacher')));
+    // A truncated photo in the training folders: reported and skipped by the teacher's loader too, not fatal.
+    await writeFile(join(dir, 'data', 'blue', 'blue_broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01]));
     const { folder, summary } = await trainCnn(deps(), options(dir, join(dir, 'student'), { teacher: teacher.folder.dir, views: 4, weight: 0.7 }));
     const trainPhotos = Object.values(summary.dataset.train).reduce((a, b) => a + b, 0);
-    assert.equal(summary.distillation!.views, trainPhotos * 4);
+    const broken = summary.dataset.skipped.filter((k) => k.path.endsWith('blue_broken.jpg')).length;
+    const brokenInTrain = (await loadDatasetSplit(join(dir, 'data'), { valSplit: 0.25, seed: 1 })).train.some((f) => f.path.endsWith('blue_broken.jpg'));
+    assert.equal(broken, 1, 'the broken photo is listed as skipped');
+    assert.equal(summary.distillation!.views, (trainPhotos - (brokenInTrain ? 1 : 0)) * 4);
     assert.ok(summary.distillation!.teacherAgreement > 0.8, `teacher agreement ${summary.distillation!.teacherAgreement}`);
     assert.ok(summary.val!.accuracy >= 0.8, `student val accuracy ${summary.val!.accuracy}`);
     const metrics = JSON.parse(await readFile(join(folder.dir, 'metrics.json'), 'utf8')) as { distillation: { teacher: { name: string } }; history: { imagesPerSecond: number }[] };
