@@ -3,6 +3,7 @@ import type { AugmentOptions } from './augment.js';
 import type { DistillOptions } from './distill.js';
 import type { PreprocessFn } from './dataset-load.js';
 import type { ProgressSink } from './progress.js';
+import type { LrSchedule } from './train.js';
 import type { ClassifierDeps } from '../inference/engine.js';
 import type { ExecutionProvider } from '../inference/types.js';
 
@@ -14,6 +15,8 @@ export interface TrainOptions {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** Learning-rate schedule over the epochs (train.ts learningRateAt); default constant. */
+  lrSchedule?: LrSchedule;
   valSplit: number;
   seed: number;
   /** Early-stopping patience in epochs (0 = off). */

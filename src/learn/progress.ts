@@ -13,7 +13,7 @@ export interface ProgressSink {
 
 function epochLine(l: EpochLogs): Record<string, number | null> {
   const r = (v: number | null, d = 4) => (v === null ? null : Number(v.toFixed(d)));
-  return { epoch: l.epoch, loss: r(l.loss), acc: r(l.acc), valLoss: r(l.valLoss), valAcc: r(l.valAcc), seconds: r(l.seconds, 1), imagesPerSecond: r(l.imagesPerSecond, 1) };
+  return { epoch: l.epoch, lr: l.lr, loss: r(l.loss), acc: r(l.acc), valLoss: r(l.valLoss), valAcc: r(l.valAcc), seconds: r(l.seconds, 1), imagesPerSecond: r(l.imagesPerSecond, 1) };
 }
 
 function epochText(logs: EpochLogs, improved: boolean): string {

@@ -24,6 +24,8 @@ export interface FitOptions {
   epochs: number;
   batchSize: number;
   lr: number;
+  /** 'cosine': the learning rate falls from `lr` to 0 along a half cosine over `epochs` (long runs settle); default constant. */
+  lrSchedule?: LrSchedule;
   /** Epochs without a better validation loss before stopping; 0 disables early stopping. */
   patience: number;
   seed: number;
@@ -46,8 +48,18 @@ export interface FitOptions {
   shouldStop?: () => boolean;
 }
 
+export type LrSchedule = 'constant' | 'cosine';
+
+/** The learning rate of 1-based `epoch` under the schedule (Keras CosineDecay per epoch, alpha 0). */
+export function learningRateAt(o: Pick<FitOptions, 'lr' | 'lrSchedule' | 'epochs'>, epoch: number): number {
+  if (o.lrSchedule !== 'cosine' || o.epochs <= 1) return o.lr;
+  return (o.lr * (1 + Math.cos((Math.PI * (epoch - 1)) / o.epochs))) / 2;
+}
+
 export interface EpochLogs {
   epoch: number;
+  /** Learning rate used in this epoch. */
+  lr: number;
   loss: number;
   acc: number;
   valLoss: number | null;
@@ -162,6 +174,9 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
         samples = undefined;
         samples = setTensors(await o.resample(epoch), o);
       }
+      const lr = learningRateAt(o, epoch);
+      // Adam reads its learningRate field on every step, so a per-epoch schedule is one assignment.
+      (optimizer as unknown as { learningRate: number }).learningRate = lr;
       const { n, x: xAll, y: yAll, w: wAll, soft: softAll } = samples;
       const batches = Math.ceil(n / o.batchSize);
       reporter.epochStart?.(epoch, o.epochs, batches);
@@ -204,7 +219,7 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
       }
       const seconds = (performance.now() - started) / 1000;
       const v = hasVal ? evaluateSet(model, val, o) : undefined;
-      const logs: EpochLogs = { epoch, loss: lossSum / seen, acc: correct / seen, valLoss: v?.loss ?? null, valAcc: v?.acc ?? null, seconds, imagesPerSecond: seen / seconds };
+      const logs: EpochLogs = { epoch, lr, loss: lossSum / seen, acc: correct / seen, valLoss: v?.loss ?? null, valAcc: v?.acc ?? null, seconds, imagesPerSecond: seen / seconds };
       history.push(logs);
       const monitored = v?.loss ?? logs.loss;
       const improved = monitored < best.loss;

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { buildCnn, buildHead } from '../../src/learn/models.js';
-import { evaluateSet, fitModel, type TrainData } from '../../src/learn/train.js';
+import { evaluateSet, fitModel, learningRateAt, type TrainData } from '../../src/learn/train.js';
 import { DEFAULT_AUGMENT, augmentBatch, parseAugment, randomAffineRow } from '../../src/learn/augment.js';
 import { createRng } from '../../src/learn/random.js';
 
@@ -57,6 +57,25 @@ test('early stopping stops after `patience` epochs without improvement and resto
   assert.ok(Math.abs(now.loss - valLosses[bestIdx]!) < 1e-5, `restored val loss ${now.loss} vs best ${valLosses[bestIdx]}`);
   assert.ok(now.loss < valLosses.at(-1)!, 'the last epoch was worse than the restored one');
   model.dispose();
+});
+
+test('a cosine schedule lowers the learning rate each epoch and the optimizer really uses it', async () => {
+  const o = { lr: 0.01, lrSchedule: 'cosine' as const, epochs: 4 };
+  assert.deepEqual([1, 2, 3, 4].map((e) => Number(learningRateAt(o, e).toFixed(6))), [0.01, 0.008536, 0.005, 0.001464]);
+  assert.equal(learningRateAt({ ...o, lrSchedule: 'constant' }, 3), 0.01);
+  // Same data, seed and first epoch; a cosine run moves the weights less in its later epochs than a constant one.
+  const moved = async (lrSchedule: 'constant' | 'cosine') => {
+    const model = buildCnn({ inputSize: 8, filters: [4], convsPerBlock: 1, dense: [], dropout: 0, batchNorm: false, nClasses: 2, seed: 3 }, 'softmax');
+    const r = await fitModel(model, colourData(32, 5), undefined, { epochs: 4, batchSize: 8, lr: 0.05, lrSchedule, patience: 0, seed: 1, nClasses: 2, activation: 'softmax' });
+    const w = model.getWeights().map((t) => t.dataSync().slice());
+    model.dispose();
+    return { lrs: r.history.map((h) => h.lr), w };
+  };
+  const [constant, cosine] = [await moved('constant'), await moved('cosine')];
+  assert.deepEqual(constant.lrs, [0.05, 0.05, 0.05, 0.05]);
+  assert.deepEqual(cosine.lrs.map((v) => Number(v.toFixed(6))), [0.05, 0.042678, 0.025, 0.007322]);
+  const differs = constant.w.some((a, i) => a.some((v, j) => Math.abs(v - cosine.w[i]![j]!) > 1e-6));
+  assert.ok(differs, 'the schedule changed nothing in the trained weights');
 });
 
 test('class weights change what the loss rewards', async () => {

@@ -16,6 +16,7 @@ function builder(y: Argv): Argv {
       epochs: { type: 'number', describe: 'maximum epochs [default: cnn 40, transfer 60]' },
       'batch-size': { type: 'number', default: 32 },
       lr: { type: 'number', describe: 'Adam learning rate [default: cnn 0.001, transfer 0.001]' },
+      'lr-schedule': { choices: ['constant', 'cosine'] as const, default: 'constant', describe: 'learning rate over the epochs: constant, or cosine decay from --lr to 0 (for long runs, e.g. distillation)' },
       'val-split': { type: 'number', default: 0.2, describe: 'validation fraction (stratified) when the dataset has no val/ folder' },
       seed: { type: 'number', default: 42, describe: 'seed for the split, shuffling, initial weights and augmentation' },
       patience: { type: 'number', default: 8, describe: 'stop after this many epochs without a lower validation loss and restore the best epoch (0 = never stop early)' },
@@ -70,7 +71,7 @@ export const command: CommandModule = {
     const outcome = await runTraining({ logger, backend: backend.backend }, {
       dataset: a.dataset as string, out: a.out as string, arch,
       epochs: (a.epochs as number | undefined) ?? (arch === 'cnn' ? 40 : 60),
-      batchSize: a.batchSize as number, lr: (a.lr as number | undefined) ?? 0.001,
+      batchSize: a.batchSize as number, lr: (a.lr as number | undefined) ?? 0.001, lrSchedule: a.lrSchedule as 'constant' | 'cosine',
       valSplit: a.valSplit as number, seed: a.seed as number, patience: a.patience as number,
       augment, classWeights: a.classWeights as boolean, weightDecay: a.weightDecay as number, force: a.force as boolean,
       name: a.name as string | undefined, version: a.modelVersion as string | undefined,
