@@ -1,7 +1,7 @@
 /**
  * bench/learning-loop: the whole loop of issue 5 on real photos, through real processes.
- *   1. prepare the MobileNetV2 backbone from ../shared with squash resize (`edgecam model pull --file`, into a temp
- *      folder; nothing is copied into the repo)
+ *   1. prepare the MobileNetV2 backbone from ../shared with squash resize and 256 + 320 px test-time views
+ *      (`edgecam model pull --file`, into a temp folder; nothing is copied into the repo)
  *   2. a seed model: a head trained on 4 photos per class, installed into a fresh store with `edgecam model install`
  *   3. `edgecam run` replays pets/train (750 photos, as the camera) with collection on, against a real Mosquitto
  *   4. the collected frames are labelled from their folder names through the MQTT `label` request
@@ -27,6 +27,7 @@ const VAL = join(SHARED, 'datasets/pets/val');
 const BACKBONE_ONNX = join(SHARED, 'models/mobilenetv2-12-int8.onnx');
 // 30 fps: what this machine classifies without dropping frames, so one pass shows the daemon every photo.
 const FPS = Number(process.env.BENCH_FPS ?? 30);
+const TTA_SCALES = process.env.BENCH_TTA_SCALES ?? '256,320';
 
 const say = (msg: string): void => { process.stderr.write(`[learning-loop] ${msg}\n`); };
 
@@ -74,8 +75,9 @@ async function main(): Promise<void> {
   try {
     say(`work folder ${work}`);
     // The backbone as the shipped pets model uses it: squash resize, not the preset's centre crop, which cuts the
-    // animals off the small, wide pets photos (models/pets-mobilenetv2-head/README.md).
-    edgecam(['model', 'pull', 'mobilenetv2', '--file', BACKBONE_ONNX, '--resize', 'squash', '--out', join(work, 'backbone')], work);
+    // animals off the small, wide pets photos, and features averaged over 256 and 320 px views
+    // (models/pets-mobilenetv2-head/README.md; BENCH_TTA_SCALES="" measures the plain 224 px backbone).
+    edgecam(['model', 'pull', 'mobilenetv2', '--file', BACKBONE_ONNX, '--resize', 'squash', ...(TTA_SCALES ? ['--tta-scales', TTA_SCALES] : []), '--out', join(work, 'backbone')], work);
     await linkFlat(TRAIN, join(work, 'seed'), 4, true);
     edgecam(['train', join(work, 'seed'), '--arch', 'transfer', '--backbone', join(work, 'backbone'), '--out', join(work, 'seed-model'), '--name', 'pets', '--model-version', 'seed',
       '--epochs', '60', '--val-split', '0.25', '--cache-dir', join(work, 'train-cache')], work);

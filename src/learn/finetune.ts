@@ -96,7 +96,7 @@ export function backboneOf(active: ModelFolder): ModelFolder {
   const model = parseOnnx(active.modelBytes, `${active.dir}/model.onnx`);
   model.graph!.output = model.graph!.output!.filter((o) => o.name === emb.name);
   pruneToOutputs(model);
-  return { dir: active.dir, modelBytes: encodeOnnx(model), manifest: { ...active.manifest, output: { name: emb.name, kind: 'logits', embedding: emb }, labels: Array.from({ length: emb.size }, (_, i) => String(i)) } };
+  return { dir: active.dir, modelBytes: encodeOnnx(model), manifest: { ...active.manifest, output: { name: emb.name, kind: 'logits', embedding: emb, ...(active.manifest.output.views ? { views: active.manifest.output.views } : {}) }, labels: Array.from({ length: emb.size }, (_, i) => String(i)) } };
 }
 
 /** Accuracy of a classifier on files through the real preprocessing + ONNX Runtime. */
@@ -126,6 +126,7 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   const cdeps = { logger: deps.logger, ...deps.classifierDeps };
   const current = await createClassifier(cdeps, { folder: active, providers: ['cpu'], intraOpThreads: 1 });
   const backboneKey = active.manifest.provenance.backboneSha256 ?? active.manifest.sha256;
+  const mirrorTraining = o.mirror && !active.manifest.output.views?.mirror;
   let candidateAccuracy: number | null;
   let currentAccuracy: number | null;
   let embedded: EmbeddedSet;
@@ -144,7 +145,8 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
       onProgress: (done: number) => { if ((offset + done) % 50 === 0 || offset + done === total) deps.onProgress?.({ state: 'embedding', done: offset + done, total }); },
     });
     const spec = preprocessSpecOf(active.manifest);
-    embedded = await embedFiles(embedDeps(0), split.train, { spec, size: emb.size, seed: o.seed, mirror: o.mirror });
+    // A backbone that already averages each frame with its mirror gives a mirror the same embedding: nothing to add.
+    embedded = await embedFiles(embedDeps(0), split.train, { spec, size: emb.size, seed: o.seed, mirror: mirrorTraining });
     held = await embedFiles(embedDeps(split.train.length), split.holdout, { spec, size: emb.size, seed: o.seed });
     const nClasses = split.labels.length;
     // Standardised features train a head in far fewer epochs (learn/standardize.ts); the scaling is folded back below.
@@ -194,7 +196,7 @@ export async function finetune(deps: FinetuneDeps, o: FinetuneOptions): Promise<
   return {
     version, dir: stored.dir, parentVersion: active.manifest.version, accepted, forced: gateMetrics.forced, reason, labels: split.labels, newClasses: split.newClasses,
     candidateAccuracy, currentAccuracy, counts: split.counts,
-    embeddings: { cached: embedded.cached + held.cached, computed: embedded.computed + held.computed, mirrored: o.mirror ? embedded.y.length / 2 : 0 },
+    embeddings: { cached: embedded.cached + held.cached, computed: embedded.computed + held.computed, mirrored: mirrorTraining ? embedded.y.length / 2 : 0 },
     seconds: (performance.now() - started) / 1000,
   };
 }

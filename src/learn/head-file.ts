@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ModelError } from '../errors.js';
 import type { ModelFolder } from '../models/folder.js';
-import type { Manifest, ManifestInput } from '../models/manifest.js';
+import { testTimeViewsSchema, type Manifest, type ManifestInput } from '../models/manifest.js';
 import { encodeOnnx, parseOnnx } from '../onnx/proto.js';
 import { attachDenseHead } from '../onnx/surgery.js';
 import type { DenseLayerWeights } from './models.js';
@@ -46,6 +46,8 @@ export const headFileSchema = z.object({
     sourceSha256: z.string().regex(/^[0-9a-f]{64}$/).optional(),
     embeddingOutput: z.string(),
     embeddingSize: z.number().int().positive(),
+    /** Test-time views baked into the backbone the head was trained on; `model pull` bakes in the same. */
+    views: testTimeViewsSchema.optional(),
   }).strict(),
   layers: z.array(layerSchema).min(1),
   /** The preprocessing the training embeddings were made with; composition gives the full model this one. */
@@ -65,6 +67,7 @@ export function headFileFrom(o: { name: string; version: string; created: string
       name: o.backbone.name, version: o.backbone.version, sha256: o.backbone.sha256,
       ...(o.backbone.provenance.backboneSha256 ? { sourceSha256: o.backbone.provenance.backboneSha256 } : {}),
       embeddingOutput: emb.name, embeddingSize: emb.size,
+      ...(o.backbone.output.views ? { views: o.backbone.output.views } : {}),
     },
     layers: o.layers.map((l) => ({ inDim: l.inDim, outDim: l.outDim, activation: l.activation, weights: f32(l.weights), bias: f32(l.bias) })),
     preprocess: { ...o.backbone.preprocess },
@@ -124,7 +127,7 @@ export function composeTransferModel(backbone: ModelFolder, layers: DenseLayerWe
     manifest: {
       name: o.name, version: o.version, created: o.created, labels: o.labels,
       input: bm.input, preprocess: o.preprocess ?? bm.preprocess,
-      output: { name: HEAD_OUTPUT, kind: 'softmax', embedding: emb },
+      output: { name: HEAD_OUTPUT, kind: 'softmax', embedding: emb, ...(bm.output.views ? { views: bm.output.views } : {}) },
       provenance: { ...o.provenance, backbone: `${bm.name} ${bm.version}${source}`, backboneSha256: bm.sha256 },
       metrics: o.metrics ?? {},
     },

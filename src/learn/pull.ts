@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import { errorMessage, ModelError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { validateManifest, writeModelFolder, type ModelFolder } from '../models/folder.js';
-import type { Manifest, ManifestInput } from '../models/manifest.js';
+import type { Manifest, ManifestInput, TestTimeViews } from '../models/manifest.js';
 import { sha256Hex } from '../models/sha256.js';
 import { prepareBackbone } from '../onnx/backbone.js';
-import { composeTransferModel, HEAD_FILE, headLayers, parseHeadFile } from './head-file.js';
+import { composeTransferModel, HEAD_FILE, headLayers, parseHeadFile, type HeadFile } from './head-file.js';
 
 /**
  * `edgecam model pull`: fetch a pinned pretrained backbone (URL + sha256 from shared/models/MODELS.md) or
@@ -59,6 +59,8 @@ export interface PullOptions {
   timeoutMs?: number;
   /** Override the backbone's resize mode (its preset crops the centre; small or wide photos may do better squashed). */
   resize?: Manifest['preprocess']['resize'];
+  /** Test-time views to bake into the backbone; with a head, the head's own (head.json) unless these match them. */
+  views?: TestTimeViews;
 }
 
 export async function fetchPinned(deps: PullDeps, pin: PinnedBackbone, timeoutMs = 120_000): Promise<Uint8Array> {
@@ -100,6 +102,17 @@ async function readHead(path: string) {
   return parseHeadFile(text, file);
 }
 
+const viewsText = (v: TestTimeViews | undefined) => JSON.stringify({ scales: v?.scales ? [...v.scales].sort((a, b) => a - b) : [], mirror: v?.mirror ?? false });
+
+/** The head's test-time views win (its weights were fit on those features); asking for others is an error. */
+function viewsFor(asked: TestTimeViews | undefined, head: HeadFile | undefined): TestTimeViews | undefined {
+  if (!head) return asked;
+  if (asked && viewsText(asked) !== viewsText(head.backbone.views)) {
+    throw new ModelError('HEAD_VIEWS_MISMATCH', `the head was trained on backbone features with test-time views ${viewsText(head.backbone.views)}, not ${viewsText(asked)}; drop --tta-scales/--tta-mirror (the head's are used) or train a head on the backbone you want`);
+  }
+  return head.backbone.views;
+}
+
 /** Fetch or read, verify, prepare; then compose with the head when one is given. Returns the written folder. */
 export async function pullModel(deps: PullDeps, o: PullOptions): Promise<{ folder: ModelFolder; composed: boolean }> {
   const pin = PINNED_BACKBONES[o.name];
@@ -107,7 +120,8 @@ export async function pullModel(deps: PullDeps, o: PullOptions): Promise<{ folde
   const head = o.head ? await readHead(o.head) : undefined;
   const original = o.file ? await localPinned(o.file, pin) : await fetchPinned(deps, pin, o.timeoutMs);
   const created = (deps.now?.() ?? new Date()).toISOString();
-  const prepared = await prepareBackbone(original, { name: o.name, version: pin.sha256.slice(0, 12), created, source: pin.file });
+  const views = viewsFor(o.views, head);
+  const prepared = await prepareBackbone(original, { name: o.name, version: pin.sha256.slice(0, 12), created, source: pin.file, ...(views ? { views } : {}) });
   if (o.resize) {
     const { resizeShorterTo: _drop, ...rest } = prepared.manifest.preprocess;
     prepared.manifest.preprocess = o.resize === 'shorter-side-then-center-crop' ? prepared.manifest.preprocess : { ...rest, resize: o.resize };

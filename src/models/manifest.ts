@@ -36,11 +36,22 @@ export const preprocessSchema = z.object({
   padColor: triple.default([0, 0, 0]),
 }).strict();
 
+export const testTimeViewsSchema = z.object({
+  scales: z.array(z.number().int().min(32).max(1024)).min(2).optional(),
+  mirror: z.boolean().optional(),
+}).strict();
+export type TestTimeViews = z.output<typeof testTimeViewsSchema>;
+
 export const outputSchema = z.object({
   name: z.string().min(1).describe('graph output tensor with class scores'),
   kind: z.enum(OUTPUT_KINDS),
   /** Optional second output with a pooled embedding (backbones). */
   embedding: z.object({ name: z.string().min(1), size: positiveInt }).strict().optional(),
+  /**
+   * Test-time views the graph itself averages its outputs over (onnx/scales.ts, onnx/mirror.ts): informational,
+   * since model.onnx does the work; the input size is the largest scale.
+   */
+  views: testTimeViewsSchema.optional(),
 }).strict();
 
 export const provenanceSchema = z.object({

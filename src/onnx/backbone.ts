@@ -1,10 +1,13 @@
 import { ModelError } from '../errors.js';
-import type { ManifestInput } from '../models/manifest.js';
+import type { ManifestInput, TestTimeViews } from '../models/manifest.js';
+import { mirrorAverage } from './mirror.js';
+import { averageScales } from './scales.js';
 import { sha256Hex } from '../models/sha256.js';
 import { probeWithOnnxRuntime, type ProbeRunner } from './probe.js';
 import { encodeOnnx, parseOnnx } from './proto.js';
 import { exposeEmbedding, type EmbeddingTensor } from './surgery.js';
-import { checkLabelCount, graphOutput, wrapManifest, type PreprocessFlags } from './wrap.js';
+import { checkLabelCount, graphInput, graphOutput, wrapManifest, type PreprocessFlags } from './wrap.js';
+import type { ModelProto } from './tensor.js';
 
 /**
  * `edgecam backbone prepare`: an ImageNet classifier becomes a backbone folder whose model returns
@@ -20,6 +23,8 @@ export interface PrepareBackboneOptions extends PreprocessFlags {
   created: string;
   /** Where the model came from, for provenance (a file name). */
   source?: string;
+  /** Test-time views baked into the graph: both outputs become means over them (onnx/scales.ts, onnx/mirror.ts). */
+  views?: TestTimeViews;
 }
 
 export interface PreparedBackbone {
@@ -39,6 +44,7 @@ export async function prepareBackbone(originalBytes: Uint8Array, o: PrepareBackb
   if (labels.length === 0) throw new ModelError('BACKBONE_LABELS', `output "${output.name}" has a dynamic width; pass --labels`);
   checkLabelCount(output, labels);
   const exposed = exposeEmbedding(model, o.embedding);
+  const views = addTestTimeViews(model, o.views, [output.name, exposed.output]);
   const manifest = wrapManifest(model, {
     ...o,
     preset: o.preset ?? 'imagenet-backbone',
@@ -60,6 +66,15 @@ export async function prepareBackbone(originalBytes: Uint8Array, o: PrepareBackb
     out.type!.tensorType!.shape!.dim![1] = { dimValue: size };
     modelBytes = encodeOnnx(model);
   }
-  manifest.output = { ...manifest.output, embedding: { name: exposed.output, size } };
+  manifest.output = { ...manifest.output, embedding: { name: exposed.output, size }, ...(views ? { views } : {}) };
   return { modelBytes, manifest, embedding: { ...exposed, size } };
+}
+
+/** Mirror first (the pair shares one batch), then scales (each scale runs the mirrored pair). Undefined when none. */
+function addTestTimeViews(model: ModelProto, views: TestTimeViews | undefined, outputs: string[]): TestTimeViews | undefined {
+  if (!views?.mirror && !views?.scales) return undefined;
+  const { layout } = graphInput(model);
+  if (views.mirror) mirrorAverage(model, { layout, outputs });
+  if (views.scales) averageScales(model, { layout, scales: views.scales, outputs });
+  return { ...(views.scales ? { scales: [...new Set(views.scales)].sort((a, b) => a - b) } : {}), ...(views.mirror ? { mirror: true } : {}) };
 }

@@ -80,3 +80,31 @@ test('pull --file with --head composes one runnable model; a file with another s
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test("pull --head bakes in the head's test-time views (head.json records them); asking for other views is refused", async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'edgecam-pull-views-'));
+  try {
+    const fixture = tinyImagenetLikeOnnx({ inputSize: 40, embeddingSize: 8 });
+    await writeFile(join(dir, 'tiny.onnx'), fixture.bytes);
+    PINNED_BACKBONES.tinyviews = { file: 'tiny.onnx', bytes: fixture.bytes.length, sha256: sha256Hex(fixture.bytes), urls: [], license: 'test', description: 'tiny' };
+    const views = { scales: [32, 40] };
+    const prepared = await prepareBackbone(fixture.bytes, { name: 'tinyviews', created: new Date().toISOString(), source: 'tiny.onnx', views });
+    const head = headFileFrom({ name: 'h', version: '1', created: new Date().toISOString(), labels: ['a', 'b'], backbone: validateManifest({ ...prepared.manifest, sha256: sha256Hex(prepared.modelBytes) }),
+      layers: [{ weights: new Float32Array(16).fill(0.1), bias: new Float32Array(2), inDim: 8, outDim: 2, activation: 'softmax' }] });
+    assert.deepEqual(head.backbone.views, views);
+    await mkdir(join(dir, 'head'));
+    await writeFile(join(dir, 'head', HEAD_FILE), JSON.stringify(head));
+    const base = { name: 'tinyviews', file: join(dir, 'tiny.onnx'), head: join(dir, 'head') };
+    const { folder } = await pullModel({ logger: silentLogger() }, { ...base, out: join(dir, 'full') });
+    assert.deepEqual(folder.manifest.output.views, views);
+    assert.deepEqual(folder.manifest.preprocess.size, [40, 40]);
+    assert.equal((await loadModelFolder(folder.dir)).manifest.output.views?.scales?.length, 2);
+    // The same views asked for explicitly are fine; others would give the head features it was not trained on.
+    await pullModel({ logger: silentLogger() }, { ...base, out: join(dir, 'same'), views: { scales: [40, 32] } });
+    await assert.rejects(pullModel({ logger: silentLogger() }, { ...base, out: join(dir, 'other'), views: { scales: [32, 40], mirror: true } }),
+      (e: Error & { code?: string }) => e.code === 'HEAD_VIEWS_MISMATCH' && /drop --tta-scales/.test(e.message));
+  } finally {
+    delete PINNED_BACKBONES.tinyviews;
+    await rm(dir, { recursive: true, force: true });
+  }
+});
