@@ -101,7 +101,7 @@ export const finetuneSchema = z.object({
   epochs: z.number().int().min(1).max(1000).default(40).describe('Training epochs of the new head'),
   lr: z.number().gt(0).max(1).default(0.001).describe('Adam learning rate of the new head'),
   weightDecay: z.number().min(0).max(10).default(0.1).describe('L2 weight decay of the new head (0: off)'),
-  mirror: z.boolean().default(true).describe('Also train on the left-right mirror of every training frame (not of held-back frames)'),
+  mirror: z.boolean().default(true).describe('Also train on the left-right mirror of every training frame (not of held-back frames); skipped when the backbone has test-time views'),
   nice: z.number().int().min(0).max(19).default(19).describe('CPU priority of the fine-tune process (19: lowest; classification goes first)'),
 }).strict();
 
