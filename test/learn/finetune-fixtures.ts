@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { importClassFolders } from '../../src/collect/labels.js';
 import { sha256Hex, validateManifest } from '../../src/models/folder.js';
 import { ModelStore } from '../../src/models/store.js';
+import type { TestTimeViews } from '../../src/models/manifest.js';
 import { prepareBackbone } from '../../src/onnx/backbone.js';
 import { composeTransferModel } from '../../src/learn/head-file.js';
 import type { DenseLayerWeights } from '../../src/learn/models.js';
@@ -16,10 +17,10 @@ import { writeColourDataset } from './synthetic.js';
  * with an `embedding` output, exactly like `edgecam train --arch transfer` makes) and a collection folder of
  * labelled colour frames. The head is all zeros, so the current model says the first label for everything.
  */
-export async function transferFixture(o: { labels?: string[]; counts?: Record<string, number> } = {}): Promise<{ root: string; models: string; data: string; store: ModelStore }> {
+export async function transferFixture(o: { labels?: string[]; counts?: Record<string, number>; views?: TestTimeViews } = {}): Promise<{ root: string; models: string; data: string; store: ModelStore }> {
   const root = await mkdtemp(join(tmpdir(), 'edgecam-ft-'));
   const tiny = tinyImagenetLikeOnnx({ inputSize: 16, embeddingSize: 8, seed: 3 });
-  const prepared = await prepareBackbone(tiny.bytes, { name: 'tiny-backbone', created: '2024-01-01T00:00:00.000Z', preset: 'keras', resize: 'squash' });
+  const prepared = await prepareBackbone(tiny.bytes, { name: 'tiny-backbone', created: '2024-01-01T00:00:00.000Z', preset: 'keras', resize: 'squash', ...(o.views ? { views: o.views } : {}) });
   const backbone = { dir: join(root, 'backbone'), modelBytes: prepared.modelBytes, manifest: validateManifest({ ...prepared.manifest, sha256: sha256Hex(prepared.modelBytes) }) };
   const labels = o.labels ?? ['red', 'blue', 'green'];
   const layers: DenseLayerWeights[] = [{ inDim: 8, outDim: labels.length, activation: 'softmax', weights: new Float32Array(8 * labels.length), bias: new Float32Array(labels.length) }];

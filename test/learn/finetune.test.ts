@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { parseOnnx } from '../../src/onnx/proto.js';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdir, readFile, rm } from 'node:fs/promises';
@@ -140,6 +141,23 @@ test('mirrors: every training frame\'s mirror is embedded and cached, no held-ba
   const plain = await finetune({ ...deps, fit }, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'm3', mirror: false, weightDecay: 0.02 }));
   assert.deepEqual(calls.at(-1), { rows: split.train.length, weightDecay: 0.02 });
   assert.equal(plain.embeddings.mirrored, 0);
+  await rm(f.root, { recursive: true, force: true });
+});
+
+test('a backbone with test-time views: no mirrored training frames, and the stored candidate keeps the views in its graph and manifest', async () => {
+  const views = { scales: [32, 40] };
+  const f = await transferFixture({ labels: ['red', 'blue'], views });
+  const rows: number[] = [];
+  const fit: typeof fitModel = (model, train, val, o, reporter) => { rows.push(train.y.length); return fitModel(model, train, val, o, reporter); };
+  const split = await finetuneSplit(f.data, ['red', 'blue'], 0.2);
+  const r = await finetune({ ...deps, fit }, finetuneOptions({ data: f.data, models: f.models, epochs: 5, version: 'v2', force: true }));
+  assert.deepEqual(rows, [split.train.length], 'mirror on by default, but not used with views');
+  assert.equal(r.embeddings.mirrored, 0);
+  const stored = await f.store.load('v2');
+  assert.deepEqual(stored.manifest.output.views, views);
+  assert.deepEqual(stored.manifest.preprocess.size, [40, 40]);
+  // The gate's parity check ran the composed graph; the stored graph still resizes inside for the 32 px view.
+  assert.ok(parseOnnx(stored.modelBytes).graph!.node!.some((n) => n.opType === 'Resize'));
   await rm(f.root, { recursive: true, force: true });
 });
 
