@@ -5,7 +5,8 @@
  * folder's cache, plain and mirrored) on N salted holdout draws and scores each head on pets/val.
  *   BENCH_KEEP=1 ./bench/learning-loop      # prints its work folder; keep it
  *   node dist/bench/finetune-splits.js <work folder> [splits=14] [variant…]
- * Variants: recipe (FINETUNE_DEFAULTS), plain (no mirror, no weight decay), no-mirror, no-decay.
+ * Variants: recipe (FINETUNE_DEFAULTS, and no mirrors on a backbone with test-time views, as the fine-tune does),
+ * plain (no mirror, no weight decay), no-mirror, no-decay, mirror (mirrors + decay).
  * Prints one line per variant: mean, min, max and each draw's accuracy, in %.
  */
 import { createHash } from 'node:crypto';
@@ -30,6 +31,7 @@ import { preprocessImage } from '../src/preprocess/image.js';
 const VARIANTS: Record<string, { mirror: boolean; weightDecay: number }> = {
   recipe: { mirror: D.mirror, weightDecay: D.weightDecay }, plain: { mirror: false, weightDecay: 0 },
   'no-mirror': { mirror: false, weightDecay: D.weightDecay }, 'no-decay': { mirror: D.mirror, weightDecay: 0 },
+  mirror: { mirror: true, weightDecay: D.weightDecay },
 };
 
 function rows(set: EmbeddedSet, pick: number[], size: number): { x: Float32Array; y: Int32Array } {
@@ -61,7 +63,8 @@ async function main(): Promise<void> {
   const val = await embedFiles({ logger, preprocess: preprocessImage, backbone, cache: new EmbeddingCache(join(work, 'val-cache'), seed.manifest.sha256, size) }, valFiles, { spec, size });
   await backbone.dispose();
   for (const name of names.length ? names : Object.keys(VARIANTS)) {
-    const v = VARIANTS[name];
+    // The fine-tune skips mirrors on a backbone with test-time views (learn/finetune.ts); the recipe here does too.
+    const v = name === 'recipe' && seed.manifest.output.views ? { ...VARIANTS.recipe!, mirror: false } : VARIANTS[name];
     if (!v) throw new Error(`unknown variant ${name}; use ${Object.keys(VARIANTS).join(', ')}`);
     const accuracies: number[] = [];
     for (let s = 0; s < splits; s++) {
