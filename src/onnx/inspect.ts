@@ -19,6 +19,8 @@ export interface ModelReport {
   manifest?: Manifest;
   /** The declared embedding output (prepared backbones, transfer models). */
   embedding?: { name: string; size: number };
+  /** Test-time views the graph averages over (manifest output.views). */
+  views?: NonNullable<Manifest['output']['views']>;
   /** For a bare classifier: the tensor `backbone prepare` would expose. */
   embeddingCandidate?: { tensor: string; size?: number; quantized: boolean };
   labels?: string[];
@@ -61,6 +63,7 @@ export async function inspectModel(path: string): Promise<ModelReport> {
     report.labels = manifest.labels;
     report.preprocessing = { ...manifest.preprocess, layout: manifest.input.layout, colorOrder: manifest.input.colorOrder };
     if (manifest.output.embedding) report.embedding = manifest.output.embedding;
+    if (manifest.output.views) report.views = manifest.output.views;
     report.problems.push(...manifestMismatches(manifest, model, bytes));
   } catch (err) {
     report.problems.push(err instanceof ModelError ? err.message : `cannot read ${MANIFEST_FILE}: ${errorMessage(err)}`);
@@ -86,6 +89,7 @@ export function formatReport(r: ModelReport): string {
   }
   if (!m) rows.push(['kind', `${r.detectedOutputKind} (detected from the graph)`]);
   if (r.embedding) rows.push(['embedding', `${r.embedding.name}, ${r.embedding.size} values`]);
+  if (r.views) rows.push(['views', `outputs averaged in the graph over ${[r.views.scales ? `${r.views.scales.join(' + ')} px` : '', r.views.mirror ? 'the left-right mirror' : ''].filter(Boolean).join(' and ')}`]);
   if (r.embeddingCandidate) rows.push(['embedding?', `${r.embeddingCandidate.tensor}${r.embeddingCandidate.size ? ` (${r.embeddingCandidate.size} values)` : ''}${r.embeddingCandidate.quantized ? ', quantized' : ''}: what \`edgecam backbone prepare\` would expose`]);
   if (r.labels) rows.push(['labels', `${r.labels.length}: ${r.labels.slice(0, 8).join(', ')}${r.labels.length > 8 ? ', …' : ''}`]);
   const p = r.preprocessing;

@@ -31,6 +31,17 @@ test('inspect a prepared backbone folder: embedding output, labels, preprocessin
   for (const want of [/embedding\s+embedding, 8 values/, /labels\s+3: x, y, z/, /output\s+logits float32 \[batch_size,3\] ← class scores \(logits\)/, /opset\s+ai\.onnx 13/]) assert.match(table, want);
 }));
 
+test('inspect names the test-time views a backbone averages over; the folder verifies against its graph', () => withTmp(async (dir) => {
+  const f = tinyImagenetLikeOnnx({ classes: 3 });
+  const p = await prepareBackbone(f.bytes, { name: 'bb', created: '2024-01-01T00:00:00Z', labels: ['x', 'y', 'z'], views: { scales: [32, 48], mirror: true } });
+  await writeModelFolder(join(dir, 'bb'), { modelBytes: p.modelBytes, manifest: p.manifest });
+  const r = await inspectModel(join(dir, 'bb'));
+  assert.deepEqual(r.views, { scales: [32, 48], mirror: true });
+  assert.deepEqual(r.problems, []);
+  assert.match(formatReport(r), /views\s+outputs averaged in the graph over 32 \+ 48 px and the left-right mirror/);
+  assert.match(formatReport(r), /input\s+input float32 \[batch_size,3,48,48\]/);
+}));
+
 test('inspect a bare .onnx file suggests the embedding tensor and detects the output kind', () => withTmp(async (dir) => {
   await writeFile(join(dir, 'q.onnx'), tinyImagenetLikeOnnx({ quantized: true }).bytes);
   const r = await inspectModel(join(dir, 'q.onnx'));
