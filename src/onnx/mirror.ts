@@ -30,13 +30,17 @@ export function mirrorAverage(model: ModelProto, o: MirrorOptions): ModelProto {
     throw new ModelError('MIRROR_ALREADY', 'this model already averages over its mirror image');
   }
   const input = imageInput(model).name!;
+  // Check every output before changing anything, so a refused model is left as it was.
+  const widths = o.outputs.map((name) => {
+    const dims = averagedOutput(model, name).type?.tensorType?.shape?.dim ?? [];
+    const width = dims.length === 2 && dims[1]?.dimValue !== undefined && dims[1]?.dimValue !== null ? toNum(dims[1].dimValue) : 0;
+    if (!(width > 0)) throw new ModelError('VIEWS_OUTPUT', `output "${name}" must be [N, C] with a fixed C to be averaged`);
+    return width;
+  });
   const pair = `${input}${SUFFIX}`;
   const mirrored = `${input}__mirrored`;
   const widthAxis = o.layout === 'NHWC' ? 2 : 3;
-  const rename = (from: string, to: string) => {
-    for (const n of g.node ?? []) n.input = (n.input ?? []).map((t) => (t === from ? to : t));
-  };
-  rename(input, pair);
+  for (const n of g.node ?? []) n.input = (n.input ?? []).map((t) => (t === input ? pair : t));
 
   const front: NodeProto[] = [
     { opType: 'Slice', name: 'mirror_flip', input: [input, `${mirrored}_starts`, `${mirrored}_ends`, `${mirrored}_axes`, `${mirrored}_steps`], output: [mirrored] },
@@ -50,11 +54,8 @@ export function mirrorAverage(model: ModelProto, o: MirrorOptions): ModelProto {
   ];
 
   const back: NodeProto[] = [];
-  for (const name of o.outputs) {
-    const out = averagedOutput(model, name);
-    const dims = out.type?.tensorType?.shape?.dim ?? [];
-    const width = dims.length === 2 && dims[1]?.dimValue !== undefined && dims[1]?.dimValue !== null ? toNum(dims[1].dimValue) : 0;
-    if (!(width > 0)) throw new ModelError('MIRROR_OUTPUT', `output "${name}" must be [N, C] with a fixed C to be averaged`);
+  for (const [k, name] of o.outputs.entries()) {
+    const width = widths[k]!;
     const paired = `${name}${SUFFIX}`;
     for (const n of g.node ?? []) n.output = (n.output ?? []).map((t) => (t === name ? paired : t));
     constants.push(makeTensor(`${paired}_shape`, BigInt64Array.from([2n, -1n, BigInt(width)]), [3]));

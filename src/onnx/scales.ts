@@ -1,5 +1,5 @@
 import { ModelError } from '../errors.js';
-import { averageTensors, graphOf, imageInput } from './view-graph.js';
+import { averagedOutput, averageTensors, graphOf, imageInput } from './view-graph.js';
 import { attr, makeTensor, onnx, type ModelProto, type NodeProto } from './tensor.js';
 
 /**
@@ -29,6 +29,7 @@ export function averageScales(model: ModelProto, o: ScalesOptions): ModelProto {
     throw new ModelError('SCALES_INVALID', `scales must be two or more different whole pixel sizes between 32 and 1024 (e.g. 256,320), got ${o.scales.join(',')}`);
   }
   const input = imageInput(model);
+  for (const name of o.outputs) averagedOutput(model, name); // refuse before changing anything
   const top = scales[0]!;
   const [hAxis, wAxis] = o.layout === 'NCHW' ? [2, 3] : [1, 2];
   const dims = input.type!.tensorType!.shape!.dim!;
