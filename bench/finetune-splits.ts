@@ -13,32 +13,22 @@ import { createHash } from 'node:crypto';
 import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import * as tf from '@tensorflow/tfjs';
 import { listFrames } from '../src/collect/frames.js';
 import { createClassifier } from '../src/inference/engine.js';
 import { initTrainingBackend } from '../src/learn/backend/index.js';
-import { balancedClassWeights } from '../src/learn/dataset.js';
-import { EmbeddingCache, embedFiles, type EmbeddedSet } from '../src/learn/embeddings.js';
+import { EmbeddingCache, embedFiles } from '../src/learn/embeddings.js';
 import { defaultCacheDir, FINETUNE_DEFAULTS as D } from '../src/learn/finetune-options.js';
-import { buildHead } from '../src/learn/models.js';
-import { fitStandardizer, standardize } from '../src/learn/standardize.js';
-import { fitModel } from '../src/learn/train.js';
 import { silentLogger } from '../src/logger.js';
 import { ModelStore } from '../src/models/store.js';
 import { preprocessSpecOf } from '../src/models/manifest.js';
 import { preprocessImage } from '../src/preprocess/image.js';
+import { drawSummary, headAccuracy, pickRows } from './head-draws.js';
 
 const VARIANTS: Record<string, { mirror: boolean; weightDecay: number }> = {
   recipe: { mirror: D.mirror, weightDecay: D.weightDecay }, plain: { mirror: false, weightDecay: 0 },
   'no-mirror': { mirror: false, weightDecay: D.weightDecay }, 'no-decay': { mirror: D.mirror, weightDecay: 0 },
   mirror: { mirror: true, weightDecay: D.weightDecay },
 };
-
-function rows(set: EmbeddedSet, pick: number[], size: number): { x: Float32Array; y: Int32Array } {
-  const x = new Float32Array(pick.length * size);
-  pick.forEach((r, k) => x.set(set.x.subarray(r * size, (r + 1) * size), k * size));
-  return { x, y: Int32Array.from(pick, (r) => set.y[r]!) };
-}
 
 async function main(): Promise<void> {
   const [workArg, splitsArg, ...names] = process.argv.slice(2);
@@ -70,20 +60,9 @@ async function main(): Promise<void> {
     for (let s = 0; s < splits; s++) {
       const held = (id: string): boolean => createHash('sha256').update(`split${s}:${id}`).digest().readUInt32BE(0) / 2 ** 32 < D.holdoutShare;
       const pick = frames.flatMap((f, i) => (held(f.id) ? [] : v.mirror ? [2 * i, 2 * i + 1] : [2 * i]));
-      const t = rows(train, pick, size);
-      const standardizer = fitStandardizer(t.x, size);
-      const head = buildHead({ embeddingSize: size, hidden: D.hidden, dropout: D.dropout, nClasses: labels.length, seed: D.seed });
-      await fitModel(head, { x: standardize(t.x, standardizer), sampleDims: [size], y: t.y }, undefined, {
-        epochs: D.epochs, batchSize: D.batchSize, lr: D.lr, weightDecay: v.weightDecay, patience: 0, seed: D.seed, nClasses: labels.length, activation: 'softmax',
-        classWeights: balancedClassWeights(t.y, labels.length),
-      });
-      const predicted = tf.tidy(() => (head.predict(tf.tensor2d(standardize(val.x, standardizer), [val.y.length, size])) as tf.Tensor).argMax(-1).dataSync());
-      head.dispose();
-      accuracies.push(val.y.reduce((n, y, i) => n + (predicted[i] === y ? 1 : 0), 0) / val.y.length);
+      accuracies.push(await headAccuracy(pickRows(train, pick, size), val, size, labels.length, v.weightDecay));
     }
-    const pct = (a: number): string => (a * 100).toFixed(2);
-    const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
-    process.stdout.write(`${name} ${JSON.stringify(v)}: mean ${pct(mean)} min ${pct(Math.min(...accuracies))} max ${pct(Math.max(...accuracies))} ≥97 in ${accuracies.filter((a) => a >= 0.97).length}/${splits}: ${accuracies.map(pct).join(' ')}\n`);
+    process.stdout.write(`${name} ${JSON.stringify(v)}: ${drawSummary(accuracies)}\n`);
   }
 }
 
