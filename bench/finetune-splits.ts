@@ -10,7 +10,6 @@
  * Prints one line per variant: mean, min, max and each draw's accuracy, in %.
  */
 import { createHash } from 'node:crypto';
-import { readdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { listFrames } from '../src/collect/frames.js';
@@ -22,7 +21,8 @@ import { silentLogger } from '../src/logger.js';
 import { ModelStore } from '../src/models/store.js';
 import { preprocessSpecOf } from '../src/models/manifest.js';
 import { preprocessImage } from '../src/preprocess/image.js';
-import { drawSummary, headAccuracy, pickRows } from './head-draws.js';
+import { trainsOnMirrors } from '../src/learn/finetune.js';
+import { classFolderFiles, drawSummary, headAccuracy, pickRows } from './head-draws.js';
 
 const VARIANTS: Record<string, { mirror: boolean; weightDecay: number }> = {
   recipe: { mirror: D.mirror, weightDecay: D.weightDecay }, plain: { mirror: false, weightDecay: 0 },
@@ -49,12 +49,11 @@ async function main(): Promise<void> {
   // Row 2i: frame i as the camera saw it, row 2i+1: its mirror (from the cache the fine-tune filled).
   const train = await embedFiles({ logger, preprocess: preprocessImage, backbone, cache }, frames.map((f) => ({ path: f.image, label: labels.indexOf(f.label!) })), { spec, size, mirror: true });
   const valDir = join(shared, 'datasets/pets/val');
-  const valFiles = (await Promise.all(labels.map(async (l) => (await readdir(join(valDir, l))).sort().map((n) => ({ path: join(valDir, l, n), label: labels.indexOf(l) }))))).flat();
+  const valFiles = await classFolderFiles(valDir, labels);
   const val = await embedFiles({ logger, preprocess: preprocessImage, backbone, cache: new EmbeddingCache(join(work, 'val-cache'), seed.manifest.sha256, size) }, valFiles, { spec, size });
   await backbone.dispose();
   for (const name of names.length ? names : Object.keys(VARIANTS)) {
-    // The fine-tune skips mirrors on a backbone with test-time views (learn/finetune.ts); the recipe here does too.
-    const v = name === 'recipe' && seed.manifest.output.views ? { ...VARIANTS.recipe!, mirror: false } : VARIANTS[name];
+    const v = name === 'recipe' ? { ...VARIANTS.recipe!, mirror: trainsOnMirrors(D.mirror, seed.manifest) } : VARIANTS[name];
     if (!v) throw new Error(`unknown variant ${name}; use ${Object.keys(VARIANTS).join(', ')}`);
     const accuracies: number[] = [];
     for (let s = 0; s < splits; s++) {

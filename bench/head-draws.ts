@@ -1,3 +1,5 @@
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { balancedClassWeights } from '../src/learn/dataset.js';
 import type { EmbeddedSet } from '../src/learn/embeddings.js';
@@ -38,4 +40,9 @@ export function drawSummary(accuracies: number[]): string {
   const pct = (a: number): string => (a * 100).toFixed(2);
   const mean = accuracies.reduce((a, b) => a + b, 0) / accuracies.length;
   return `mean ${pct(mean)} min ${pct(Math.min(...accuracies))} max ${pct(Math.max(...accuracies))} ≥97 in ${accuracies.filter((a) => a >= 0.97).length}/${accuracies.length}: ${accuracies.map(pct).join(' ')}`;
+}
+
+/** The images of `<dir>/<label>/`, sorted, labelled by index into `labels`. */
+export async function classFolderFiles(dir: string, labels: string[]): Promise<{ path: string; label: number }[]> {
+  return (await Promise.all(labels.map(async (l, label) => (await readdir(join(dir, l))).sort().map((n) => ({ path: join(dir, l, n), label }))))).flat();
 }

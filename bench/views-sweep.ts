@@ -7,7 +7,7 @@
  *   node dist/bench/views-sweep.js [draws=10] [views…]      views: 224 | 256,320 | 256,320+mirror | 224+mirror …
  * Prints one line per view set: mean, min, max and each draw's accuracy, in %. ~1-3 minutes per view set here.
  */
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +19,7 @@ import { createRng, shuffleInPlace } from '../src/learn/random.js';
 import { silentLogger } from '../src/logger.js';
 import { preprocessSpecOf, type TestTimeViews } from '../src/models/manifest.js';
 import { preprocessImage } from '../src/preprocess/image.js';
-import { drawSummary, headAccuracy, pickRows } from './head-draws.js';
+import { classFolderFiles, drawSummary, headAccuracy, pickRows } from './head-draws.js';
 
 const SHARED = resolve(process.env.EDGECAM_SHARED ?? join(fileURLToPath(new URL('../..', import.meta.url)), '../shared'));
 const LABELS = ['cat', 'dog', 'none'];
@@ -35,11 +35,6 @@ function parseViews(text: string): TestTimeViews | undefined {
   return Object.keys(views).length ? views : undefined;
 }
 
-async function files(part: string) {
-  const dir = join(SHARED, 'datasets/pets', part);
-  return (await Promise.all(LABELS.map(async (l, label) => (await readdir(join(dir, l))).sort().map((n) => ({ path: join(dir, l, n), label }))))).flat();
-}
-
 async function main(): Promise<void> {
   const [drawsArg, ...sets] = process.argv.slice(2);
   const draws = Number(drawsArg ?? 10);
@@ -47,7 +42,8 @@ async function main(): Promise<void> {
   await initTrainingBackend({ logger, threads: 1 });
   const work = await mkdtemp(join(tmpdir(), 'edgecam-views-sweep-'));
   try {
-    const [trainFiles, valFiles] = [await files('train'), await files('val')];
+    const pets = (part: string) => classFolderFiles(join(SHARED, 'datasets/pets', part), LABELS);
+    const [trainFiles, valFiles] = [await pets('train'), await pets('val')];
     for (const text of sets.length ? sets : ['224', '224+mirror', '256,288', '256,320', '256,320+mirror', '256,288,320']) {
       const views = parseViews(text);
       const out = join(work, text.replace(/[^0-9a-z]+/g, '-'));
