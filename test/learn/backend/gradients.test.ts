@@ -33,8 +33,9 @@ async function gradientsOn(backend: string, f: Fn, shapes: Shape[], seed: number
   });
 }
 
-async function assertSameGradients(f: Fn, shapes: Shape[], seed = 1): Promise<void> {
-  const reference = await gradientsOn('cpu', f, shapes, seed);
+/** `referenceFn` (default `f`) runs on cpu: a gradient edgecam replaces globally is checked against plain ops. */
+async function assertSameGradients(f: Fn, shapes: Shape[], seed = 1, referenceFn: Fn = f): Promise<void> {
+  const reference = await gradientsOn('cpu', referenceFn, shapes, seed);
   const actual = await gradientsOn('wasm', f, shapes, seed);
   assert.equal(actual.length, reference.length);
   reference.forEach((ref, i) => {
@@ -134,4 +135,33 @@ describe('wasm training kernels match the cpu backend', () => {
       await tf.setBackend('wasm');
     }
   });
+
+  it('mean over all but the last axis (batch-norm statistics) and other means', async () => {
+    await assertSameGradients((x) => tf.mean(x, [0, 1, 2]), [[2, 5, 4, 3]], 71);
+    for (const [axis, keepDims] of [[[0, 1, 2], true], [[0, 1, 2], false], [[1, 2], false], [[0], false]] as Array<[number[], boolean]>) {
+      const onBoth = [];
+      for (const backend of ['wasm', 'cpu']) {
+        await tf.setBackend(backend);
+        const m = tf.mean(tf.tensor(seededValues(2 * 5 * 4 * 3, 9), [2, 5, 4, 3]), axis, keepDims);
+        onBoth.push({ shape: m.shape, values: m.dataSync() });
+      }
+      const [wasm, cpu] = onBoth;
+      assert.deepEqual(wasm!.shape, cpu!.shape, `axis ${axis} keepDims ${keepDims}`);
+      const diff = Math.max(...Array.from(wasm!.values, (v, i) => Math.abs(v - cpu!.values[i]!)));
+      assert.ok(diff <= 1e-5, `axis ${axis}: diff ${diff}`);
+    }
+    await tf.setBackend('wasm');
+  });
+
+  // edgecam replaces FusedBatchNorm's gradient for every backend, so the reference is the same function written with
+  // plain ops, (x − mean)·rsqrt(var + ε)·scale + offset, differentiated by tfjs on cpu: for x, mean, variance, scale and
+  // offset, with channel statistics ([C]) as in training and per-element ones.
+  for (const statShape of [[4], [3, 5, 4]]) {
+    it(`batchNorm gradient with statistics of shape ${statShape} equals that of the formula in plain ops`, async () => {
+      const variance = (v: tf.Tensor) => v.square().add(0.5);
+      const fused: Fn = (x, m, v, off, sc) => tf.batchNorm(x as tf.Tensor4D, m!, variance(v!), off!, sc!, 1e-3);
+      const plain: Fn = (x, m, v, off, sc) => x!.sub(m!).mul(variance(v!).add(1e-3).rsqrt()).mul(sc!).add(off!);
+      await assertSameGradients(fused, [[2, 3, 5, 4], statShape, statShape, statShape, statShape], 81, plain);
+    });
+  }
 });

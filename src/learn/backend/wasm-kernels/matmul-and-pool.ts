@@ -116,6 +116,15 @@ export function makeMaxPoolGrad(fallback: KernelFunc): KernelFunc {
  * kernel first transposes the whole tensor so reduced axes are innermost; a column sum reads it once, in order.
  */
 export function makeSum(original: KernelFunc): KernelFunc {
+  return makeColumnReduction(original, false);
+}
+
+/** Mean over every axis but the last: batch-norm statistics (tf.moments over N, H, W), the same column walk as Sum. */
+export function makeMean(original: KernelFunc): KernelFunc {
+  return makeColumnReduction(original, true);
+}
+
+function makeColumnReduction(original: KernelFunc, mean: boolean): KernelFunc {
   return ({ inputs, backend, attrs = {} }) => {
     const { x } = inputs as { x: TensorInfo };
     const rank = x.shape.length;
@@ -131,6 +140,7 @@ export function makeSum(original: KernelFunc): KernelFunc {
       for (let r = 0, base = 0; r < rows; r++, base += channels) {
         for (let c = 0; c < channels; c++) acc[c] += src[base + c]!;
       }
+      if (mean && rows > 0) for (let c = 0; c < channels; c++) acc[c] = acc[c]! / rows;
       calls.f32(out).set(acc);
       return out;
     });

@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput, type KernelFunc } from './conv-grads.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-grads.js';
-import { makeBatchMatMul, makeMaxPoolGrad, makeSum } from './matmul-and-pool.js';
+import { batchNormGradConfig } from './batch-norm-grad.js';
+import { makeBatchMatMul, makeMaxPoolGrad, makeMean, makeSum } from './matmul-and-pool.js';
 
 /** Marks our kernel configs, so registering twice is a no-op and we never wrap our own kernels. */
 const EDGECAM_KERNEL = Symbol.for('edgecam.wasmTrainingKernel');
@@ -35,5 +36,17 @@ export function registerWasmTrainingKernels(): string[] {
   install(tf.BatchMatMul, (original) => makeBatchMatMul(required(tf.BatchMatMul, original)));
   install(tf.MaxPoolGrad, (original) => makeMaxPoolGrad(required(tf.MaxPoolGrad, original)));
   install(tf.Sum, (original) => makeSum(required(tf.Sum, original)));
+  install(tf.Mean, (original) => makeMean(required(tf.Mean, original)));
+  registerBatchNormGradient(replaced);
   return replaced;
+}
+
+let batchNormGradientRegistered = false;
+
+/** Gradients are global in tfjs (not per backend); ours gives the same values on every backend, only faster on wasm. */
+function registerBatchNormGradient(replaced: string[]): void {
+  if (batchNormGradientRegistered) return;
+  tf.registerGradient(batchNormGradConfig);
+  batchNormGradientRegistered = true;
+  replaced.push(`${tf.FusedBatchNorm} gradient`);
 }
