@@ -21,8 +21,11 @@ export interface RunSummary {
   trainSeconds: number;
   /** Transfer learning: embeddings read from the disk cache vs. computed by the backbone in this run. */
   embeddings?: { cached: number; computed: number };
-  /** CNN distillation: the teacher, views it labelled per epoch, how often it agreed with the folders (epoch 1), loss weight. */
-  distillation?: { teacher: { name: string; version: string; sha256?: string }; views: number; teacherAgreement: number; weight: number };
+  /**
+   * CNN distillation: the teacher, views it labelled per epoch, how often it agreed with the folders (epoch 1), loss
+   * weight, and the feature-matching weight (0 = probabilities only).
+   */
+  distillation?: { teacher: { name: string; version: string; sha256?: string }; views: number; teacherAgreement: number; weight: number; features?: number };
 }
 
 export function metricsJson(s: RunSummary): Record<string, unknown> {

@@ -11,6 +11,7 @@ import type { LabelledFile } from './dataset.js';
 import type { PreprocessFn, SkippedFile } from './dataset-load.js';
 import { DatasetError, TrainingError } from './errors.js';
 import { createRng } from './random.js';
+import { fitStandardizer, standardize, type Standardizer } from './standardize.js';
 import { tidyValues } from './tensor-values.js';
 import type { TrainData } from './train.js';
 
@@ -35,6 +36,13 @@ export interface DistillOptions {
    * the teacher labels the blend itself, so the target stays consistent. 0 = off.
    */
   mixup?: number;
+  /**
+   * Weight of feature matching: the CNN also predicts the teacher's embedding of each view (through a linear probe
+   * used only in training) and the squared error of that prediction, per standardised dimension, joins the loss.
+   * 1280 numbers per view say far more about a photo than 3 probabilities, which is what a few hundred photos
+   * lack (FitNets, Romero et al. 2015). 0/undefined = off; needs a teacher with an embedding output.
+   */
+  features?: number;
   providers?: ExecutionProvider[];
 }
 
@@ -47,6 +55,8 @@ export interface DistillDeps {
 
 export interface DistilledSet extends TrainData {
   soft: Float32Array;
+  /** With DistillOptions.features: N × featureSize standardised teacher embeddings (the probe's targets). */
+  features?: Float32Array;
   skipped: SkippedFile[];
   /** How often the teacher's top class is the folder label, over all views. */
   teacherAgreement: number;
@@ -112,9 +122,18 @@ export class ViewTeacher {
     private readonly augment: AugmentOptions | undefined,
     private readonly rng: () => number,
     private readonly mixup: number,
+    private readonly withFeatures: boolean,
     readonly skipped: SkippedFile[],
     readonly info: DistilledSet['teacher'],
   ) {}
+
+  /** Fitted on the first sample's embeddings and kept, so every epoch's targets are on the same scale. */
+  private featureScale: Standardizer | undefined;
+
+  /** Length of the teacher's embedding (the feature probe's width); 0 without feature matching. */
+  get featureSize(): number {
+    return this.withFeatures ? this.teacher.manifest.output.embedding!.size : 0;
+  }
 
   /** `views` views per photo: the photo itself first when `withPlain`, the rest augmented (all plain without --augment). */
   async sample(requested: number, withPlain: boolean, onProgress?: (done: number, total: number) => void): Promise<DistilledSet> {
@@ -128,6 +147,7 @@ export class ViewTeacher {
     const x = new Float32Array(total * studentSize);
     const soft = new Float32Array(total * nClasses);
     const y = new Int32Array(total);
+    const features = this.withFeatures ? new Float32Array(total * this.featureSize) : undefined;
     let row = 0;
     let agree = 0;
     for (const [i, photo] of this.photos.entries()) {
@@ -149,12 +169,19 @@ export class ViewTeacher {
         const q = softTargets(c.scores.probabilities, this.map);
         if (q.indexOf(Math.max(...q)) === photo.label) agree++;
         x.set(studentViews.subarray(v * studentSize, (v + 1) * studentSize), row * studentSize);
+        features?.set(c.embedding!, row * this.featureSize);
         soft.set(q, row * nClasses);
         y[row++] = photo.label;
       });
       onProgress?.(i + 1, this.photos.length);
     }
-    return { x, sampleDims: [sh, sw, 3], y, soft, skipped: this.skipped, teacherAgreement: total ? agree / total : NaN, teacher: this.info };
+    const scaled = features ? this.standardized(features) : undefined;
+    return { x, sampleDims: [sh, sw, 3], y, soft, ...(scaled ? { features: scaled } : {}), skipped: this.skipped, teacherAgreement: total ? agree / total : NaN, teacher: this.info };
+  }
+
+  private standardized(features: Float32Array): Float32Array {
+    this.featureScale ??= fitStandardizer(features, this.featureSize);
+    return standardize(features, this.featureScale);
   }
 
   async close(): Promise<void> {
@@ -168,8 +195,13 @@ export async function openViewTeacher(deps: DistillDeps, files: LabelledFile[], 
   if (!((o.mixup ?? 0) >= 0 && (o.mixup ?? 0) <= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--mixup must be between 0 and 1, got ${o.mixup}`);
   if (!(o.weight >= 0 && o.weight <= 1)) throw new TrainingError('TRAIN_BAD_OPTION', `--distill-weight must be between 0 and 1, got ${o.weight}`);
   if (studentSpec.layout !== 'NHWC') throw new TrainingError('TRAIN_BAD_OPTION', 'distillation needs an NHWC student (the CNN is)');
+  if (!((o.features ?? 0) >= 0)) throw new TrainingError('TRAIN_BAD_OPTION', `--distill-features must be a weight ≥ 0, got ${o.features}`);
   const folder = await loadModelFolder(o.teacher);
   const map = teacherLabelMap(folder.manifest.labels, labels, folder.manifest.name);
+  const withFeatures = (o.features ?? 0) > 0;
+  if (withFeatures && !folder.manifest.output.embedding) {
+    throw new TrainingError('TRAIN_TEACHER_FEATURES', `--distill-features needs a teacher with an embedding output, and "${folder.manifest.name}" has none (its manifest lists no output.embedding); use a transfer model made by \`edgecam train --arch transfer\` or \`edgecam model pull … --head\`, or drop --distill-features`);
+  }
   const teacherNhwc: PreprocessSpec = { ...preprocessSpecOf(folder.manifest), layout: 'NHWC' };
   const studentSize = studentSpec.size[0] * studentSpec.size[1] * 3;
   const photos: Photo[] = [];
@@ -190,7 +222,7 @@ export async function openViewTeacher(deps: DistillDeps, files: LabelledFile[], 
   if (photos.length === 0 && files.length > 0) throw new DatasetError('DATASET_NO_READABLE_IMAGES', `None of the ${files.length} images could be decoded (first problem: ${skipped[0]?.path}: ${skipped[0]?.reason}).`);
   const teacher = await createClassifier({ logger: deps.logger, ...deps.classifierDeps }, { folder, providers: o.providers ?? ['cpu'] });
   const info = { name: folder.manifest.name, version: folder.manifest.version, ...(folder.manifest.sha256 ? { sha256: folder.manifest.sha256 } : {}) };
-  return new ViewTeacher(teacher, photos, map, studentSpec, o.augment, createRng(o.seed ^ 0x5eed), o.mixup ?? 0, skipped, info);
+  return new ViewTeacher(teacher, photos, map, studentSpec, o.augment, createRng(o.seed ^ 0x5eed), o.mixup ?? 0, withFeatures, skipped, info);
 }
 
 /** One set of views (the photo + views − 1 augmented per photo), teacher closed afterwards. */

@@ -72,6 +72,19 @@ export function buildCnn(o: CnnOptions, activation: OutputActivation = outputAct
   return model;
 }
 
+/**
+ * The CNN plus a linear probe from its pooled features (the Flatten / GlobalAveragePooling output) to `width`
+ * values, as a second output: what feature matching trains (FitOptions.featureProbe). The layers are the CNN's
+ * own, so training this model trains `cnn`; the probe is not part of `cnn` and is never exported.
+ */
+export function withFeatureProbe(cnn: tf.LayersModel, width: number, seed: number): tf.LayersModel {
+  const pooled = cnn.layers.find((l) => ['GlobalAveragePooling2D', 'Flatten'].includes(l.getClassName()));
+  if (!pooled) throw new TrainingError('TRAIN_BAD_ARCH', `model "${cnn.name}" has no Flatten or GlobalAveragePooling2D layer to attach the feature probe to`);
+  const probe = tf.layers.dense({ units: width, name: 'feature_probe', kernelInitializer: tf.initializers.glorotUniform({ seed }) })
+    .apply(pooled.output as tf.SymbolicTensor) as tf.SymbolicTensor;
+  return tf.model({ name: `${cnn.name}_with_probe`, inputs: cnn.inputs, outputs: [cnn.outputs[0]!, probe] });
+}
+
 export interface HeadOptions {
   embeddingSize: number;
   /** Optional hidden layer units (0 = linear classifier on the embedding). */

@@ -8,7 +8,7 @@ import { balancedClassWeights, classCounts, loadDatasetSplit, type DatasetSplit,
 import { loadImages, type LoadedImages } from './dataset-load.js';
 import { openViewTeacher, type ViewTeacher } from './distill.js';
 import { classificationReport } from './metrics.js';
-import { buildCnn, outputActivationFor, type OutputActivation } from './models.js';
+import { buildCnn, outputActivationFor, withFeatureProbe, type OutputActivation } from './models.js';
 import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js';
 import { evaluateSet, fitModel, type TrainData } from './train.js';
 
@@ -95,6 +95,8 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
   deps.logger.info({ labels: split.labels, train: train.labels.length, val: val.labels.length, skipped: train.skipped.length + val.skipped.length, activation }, 'dataset loaded');
 
   const model = buildCnn({ ...o.cnn, nClasses, seed: o.seed }, activation);
+  const featureWeight = o.cnn.distill?.features ?? 0;
+  const featureProbe = teacher && featureWeight > 0 ? { model: withFeatureProbe(model, teacher.featureSize, o.seed + 7919), weight: featureWeight } : undefined;
   try {
     const fitOptions = {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation,
@@ -102,6 +104,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
       // Distilled views carry their augmentation already (the teacher labelled exactly those pixels).
       augment: o.augment && !distilled ? { options: o.augment, spec } : undefined,
       distillWeight: o.cnn.distill?.weight,
+      ...(featureProbe ? { featureProbe } : {}),
       ...(teacher ? { resample: async () => teacher.sample(views, false) } : {}),
     };
     const fit = await fitModel(model, trainData, toTrainData(val), fitOptions, deps.progress.fit);
@@ -116,7 +119,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
       arch: 'cnn', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
       options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule ?? 'constant', weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
-      ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement, weight: o.cnn.distill!.weight } } : {}),
+      ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement, weight: o.cnn.distill!.weight, features: featureWeight } } : {}),
       backend: deps.backend, fit, val: report, valLoss, exportParityMaxAbsDiff: exported.parityMaxAbsDiff,
       trainSeconds: (performance.now() - started) / 1000,
     };
@@ -137,6 +140,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
     });
     return { folder, summary };
   } finally {
+    featureProbe?.model.getLayer('feature_probe').dispose();
     model.dispose();
   }
 }

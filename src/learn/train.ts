@@ -18,6 +18,8 @@ export interface TrainData {
   y: Int32Array;
   /** Distillation: N × nClasses teacher probabilities per sample (learn/distill.ts); training only. */
   soft?: Float32Array;
+  /** Feature matching: N × width targets for the feature probe (FitOptions.featureProbe); training only. */
+  features?: Float32Array;
 }
 
 export interface FitOptions {
@@ -39,6 +41,11 @@ export interface FitOptions {
   augment?: { options: AugmentOptions; spec: Pick<PreprocessSpec, 'scale' | 'mean' | 'std'> };
   /** With `soft` targets: loss = (1 − w)·CE(label) + w·CE(teacher); default 0.5. */
   distillWeight?: number;
+  /**
+   * Feature matching: `model` is the classifier plus a training-only linear probe (two outputs: probabilities,
+   * features) sharing the classifier's layers; loss += weight × mean squared error to `TrainData.features`.
+   */
+  featureProbe?: { model: tf.LayersModel; weight: number };
   /**
    * Fresh training samples for each epoch after the first (`train` is epoch 1's): distillation draws new
    * teacher-labelled views every epoch, so the CNN never sees a view twice and cannot memorise them.
@@ -141,7 +148,7 @@ function l2Penalty(model: tf.LayersModel, lambda: number): tf.Scalar {
 
 const nextTick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-interface SetTensors { n: number; x: tf.Tensor; y: tf.Tensor1D; w: tf.Tensor1D; soft?: tf.Tensor2D }
+interface SetTensors { n: number; x: tf.Tensor; y: tf.Tensor1D; w: tf.Tensor1D; soft?: tf.Tensor2D; features?: tf.Tensor2D }
 
 function setTensors(data: TrainData, o: FitOptions): SetTensors {
   const n = data.y.length;
@@ -152,10 +159,18 @@ function setTensors(data: TrainData, o: FitOptions): SetTensors {
     y: tf.tensor1d(data.y, 'int32'),
     w: tf.tensor1d(Array.from(data.y, (c) => o.classWeights?.[c] ?? 1), 'float32'),
     ...(data.soft ? { soft: tf.tensor2d(data.soft, [n, data.soft.length / n]) } : {}),
+    ...(data.features ? { features: tf.tensor2d(data.features, [n, data.features.length / n]) } : {}),
   };
 }
 
-const disposeSet = (t: SetTensors | undefined): void => { if (t) tf.dispose([t.x, t.y, t.w, ...(t.soft ? [t.soft] : [])]); };
+const disposeSet = (t: SetTensors | undefined): void => { if (t) tf.dispose([t.x, t.y, t.w, ...(t.soft ? [t.soft] : []), ...(t.features ? [t.features] : [])]); };
+
+/** The classifier's probabilities for a training step, plus the probe's squared error when feature matching. */
+function forwardForTraining(model: tf.LayersModel, x: tf.Tensor, o: FitOptions, targets: tf.Tensor | undefined): { probs: tf.Tensor; featureLoss?: tf.Scalar } {
+  if (!o.featureProbe || !targets) return { probs: model.apply(x, { training: true }) as tf.Tensor };
+  const [probs, probe] = o.featureProbe.model.apply(x, { training: true }) as tf.Tensor[];
+  return { probs: probs!, featureLoss: probe!.sub(targets).square().mean() as tf.Scalar };
+}
 
 /** Trains `model` in place and leaves it holding the best epoch's weights. */
 export async function fitModel(model: tf.LayersModel, train: TrainData, val: TrainData | undefined, o: FitOptions, reporter: FitReporter = {}): Promise<FitResult> {
@@ -177,7 +192,7 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
       const lr = learningRateAt(o, epoch);
       // Adam reads its learningRate field on every step, so a per-epoch schedule is one assignment.
       (optimizer as unknown as { learningRate: number }).learningRate = lr;
-      const { n, x: xAll, y: yAll, w: wAll, soft: softAll } = samples;
+      const { n, x: xAll, y: yAll, w: wAll, soft: softAll, features: featuresAll } = samples;
       const batches = Math.ceil(n / o.batchSize);
       reporter.epochStart?.(epoch, o.epochs, batches);
       const order = shuffleInPlace(Array.from({ length: n }, (_, i) => i), rng);
@@ -193,15 +208,17 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
           const x = o.augment ? augmentBatch(xRaw as tf.Tensor4D, o.augment.options, o.augment.spec, rng) : xRaw;
           const y = tf.gather(yAll, idx) as tf.Tensor1D;
           const w = tf.gather(wAll, idx);
+          const featureTargets = featuresAll ? tf.gather(featuresAll, idx) : undefined;
           return optimizer.minimize(() => {
-            const probs = model.apply(x, { training: true }) as tf.Tensor;
+            const { probs, featureLoss } = forwardForTraining(model, x, o, featureTargets);
             batchCorrect = tf.keep(correctCount(probs, y, o.activation));
             let perSample = perSampleLoss(probs, y, o.nClasses, o.activation);
             if (softAll) {
               const soft = perSampleSoftLoss(probs, tf.gather(softAll, idx) as tf.Tensor2D, o.activation);
               perSample = perSample.mul(1 - distillWeight).add(soft.mul(distillWeight));
             }
-            const loss = perSample.mul(w).mean() as tf.Scalar;
+            let loss = perSample.mul(w).mean() as tf.Scalar;
+            if (featureLoss) loss = loss.add(featureLoss.mul(o.featureProbe!.weight)) as tf.Scalar;
             return o.weightDecay ? loss.add(l2Penalty(model, o.weightDecay)) as tf.Scalar : loss;
           }, true)!;
         });

@@ -34,6 +34,7 @@ function builder(y: Argv): Argv {
       teacher: { type: 'string', describe: 'cnn: distil from this model folder (e.g. the MobileNetV2 pets model): it labels --teacher-views augmented views of each photo and the CNN learns its probabilities' },
       'teacher-views': { type: 'number', default: 8, describe: 'cnn with --teacher: views per photo (the photo + augmented ones, from --augment)' },
       mixup: { type: 'number', default: 0, describe: 'cnn with --teacher: share of augmented views blended with another photo (the teacher labels the blend)' },
+      'distill-features': { type: 'number', default: 0, describe: "cnn with --teacher: weight of feature matching, the CNN also learning to predict the teacher's embedding of each view (0 = off; e.g. 0.5)" },
       'distill-weight': { type: 'number', default: 0.7, describe: "cnn with --teacher: weight of the teacher's probabilities in the loss (the rest: the folder label)" },
       backbone: { type: 'string', describe: 'transfer: backbone model folder made by `edgecam backbone prepare` (manifest with an embedding output)' },
       hidden: { type: 'number', default: 0, describe: 'transfer: units of an optional hidden Dense layer in the head' },
@@ -80,7 +81,7 @@ export const command: CommandModule = {
         inputSize: a.inputSize as number, filters: parseIntList(a.filters as string, '--filters'), convsPerBlock: a.convsPerBlock as number,
         dense: parseIntList(a.dense as string, '--dense', true), dropout: (a.dropout as number | undefined) ?? 0.5,
         batchNorm: a.batchNorm as boolean, globalPool: a.globalPool as boolean, resize: a.resize as 'squash',
-        ...(a.teacher ? { distill: { teacher: a.teacher as string, views: a.teacherViews as number, weight: a.distillWeight as number, mixup: a.mixup as number } } : {}),
+        ...(a.teacher ? { distill: { teacher: a.teacher as string, views: a.teacherViews as number, weight: a.distillWeight as number, mixup: a.mixup as number, features: a.distillFeatures as number } } : {}),
       },
       transfer: {
         backbone: a.backbone as string | undefined, hidden: a.hidden as number, dropout: (a.dropout as number | undefined) ?? 0.2,
