@@ -42,6 +42,7 @@ function builder(y: Argv): Argv {
       'cache-dir': { type: 'string', describe: 'transfer: embedding cache folder [default: $XDG_CACHE_HOME/edgecam/embeddings or ~/.cache/edgecam/embeddings]' },
       providers: { type: 'string', default: 'cpu', describe: 'transfer: ONNX Runtime execution providers for the backbone, in order (e.g. cuda,cpu)' },
       backend: { choices: ['auto', 'tensorflow', 'wasm', 'cpu'] as const, default: 'auto', describe: 'tfjs training backend (auto: tfjs-node if installed, else wasm, else cpu)' },
+      threads: { type: 'number', default: 0, describe: 'wasm backend threads (0 = auto: the CPU count, or 1 when the machine is already busy)' },
       name: { type: 'string', describe: 'model name in the manifest [default: the --out folder name]' },
       'model-version': { type: 'string', describe: 'model version in the manifest [default: date-time]' },
       force: { type: 'boolean', default: false, describe: 'replace --out if it exists' },
@@ -67,7 +68,7 @@ export const command: CommandModule = {
     const augment = a.augment === undefined ? undefined : parseAugment(a.augment as string);
     const { runTraining } = await import('../../learn/run.js');
     const { initTrainingBackend } = await import('../../learn/backend/index.js');
-    const backend = await initTrainingBackend({ logger, prefer: a.backend as 'auto' });
+    const backend = await initTrainingBackend({ logger, prefer: a.backend as 'auto', ...((a.threads as number) > 0 ? { threads: a.threads as number } : {}) });
     process.stderr.write(`training backend: ${backend.details}\n`);
     const outcome = await runTraining({ logger, backend: backend.backend }, {
       dataset: a.dataset as string, out: a.out as string, arch,
