@@ -6,6 +6,9 @@ import { terminalProgress } from './progress.js';
 /** Composition root of `edgecam train`: wires the real preprocessing and progress bars, runs the chosen arch. */
 export async function runTraining(ctx: { logger: Logger; backend: string }, o: TrainOptions): Promise<{ dir: string; text: string }> {
   const { preprocessImage } = await import('../preprocess/image.js');
+  const { assertModelFolderWritable } = await import('../models/folder.js');
+  // Before any work: an existing --out would otherwise only be refused when the trained model is written.
+  await assertModelFolderWritable(o.out, o.force);
   const progress = await terminalProgress(ctx.logger);
   // First Ctrl-C / SIGTERM: finish this epoch, restore the best weights and write the model; second: quit now.
   let stopRequested = false;

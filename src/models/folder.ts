@@ -148,20 +148,30 @@ export interface WriteModelFolderOptions {
  * Write a complete model folder atomically: everything goes into a temporary sibling directory
  * (files fsynced), which is then renamed into place, so a reader never sees half a model.
  */
+/**
+ * Refuses a non-empty `dir` unless `overwrite`. Long jobs (training) call it before they start, so an hour of work
+ * is not thrown away at the end for a folder name.
+ */
+export async function assertModelFolderWritable(dir: string, overwrite = false): Promise<void> {
+  const abs = resolve(dir);
+  const existing = await stat(abs).catch(() => undefined);
+  const nonEmpty = existing ? await readdir(abs).then((f) => f.length > 0, () => true) : false;
+  if (nonEmpty && !overwrite) {
+    throw new ModelError('MODEL_FOLDER_EXISTS', `${abs} already exists and is not empty; choose another output folder or pass --force to replace it`);
+  }
+}
+
 export async function writeModelFolder(dir: string, opts: WriteModelFolderOptions): Promise<ModelFolder> {
   const abs = resolve(dir);
   const manifest = validateManifest({ ...opts.manifest, sha256: sha256Hex(opts.modelBytes) }, `manifest for ${abs}`);
   assertManifestMatchesModel(manifest, parseOnnx(opts.modelBytes, 'model.onnx'), undefined, abs);
-  const existing = await stat(abs).catch(() => undefined);
-  const nonEmpty = existing ? await readdir(abs).then((f) => f.length > 0, () => true) : false;
   for (const name of Object.keys(opts.extraFiles ?? {})) {
     if (name !== basename(name) || name === '.' || name === '..' || name.startsWith('.')) {
       throw new ModelError('MODEL_FOLDER_BAD_FILE', `extra file name "${name}" must be a plain file name inside the folder`);
     }
   }
-  if (nonEmpty && !opts.overwrite) {
-    throw new ModelError('MODEL_FOLDER_EXISTS', `${abs} already exists and is not empty; choose another output folder or pass --force to replace it`);
-  }
+  await assertModelFolderWritable(abs, opts.overwrite);
+  const existing = await stat(abs).catch(() => undefined);
   await mkdir(dirname(abs), { recursive: true });
   const tmp = join(dirname(abs), `.${basename(abs)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
   await mkdir(tmp);
