@@ -117,3 +117,18 @@ test('augmentation keeps shapes, changes pixels, and an identity affine maps pix
   assert.equal(parseAugment('none'), undefined);
   assert.throws(() => parseAugment('wobble=2'), /Unknown augmentation/);
 });
+
+test('batch norm moving statistics catch up within a few dozen batches (an epoch of a small dataset)', () => {
+  // 30 training-mode passes over one batch whose conv outputs have a clear non-zero mean: the inference-mode
+  // statistics must be near the batch's own by then, or a CNN evaluated after a short epoch sees the wrong scale.
+  const model = buildCnn({ inputSize: 8, filters: [4], convsPerBlock: 1, dense: [], dropout: 0, batchNorm: true, globalPool: true, nClasses: 3, seed: 2 }, 'softmax');
+  const x = tf.add(tf.randomUniform([16, 8, 8, 3], 0, 1, 'float32', 3), 2);
+  const conv = model.layers.find((l) => l.getClassName() === 'Conv2D')!;
+  const bn = model.layers.find((l) => l.getClassName() === 'BatchNormalization')!;
+  const batchMean = tf.tidy(() => (conv.apply(x) as tf.Tensor).mean([0, 1, 2]).dataSync() as Float32Array);
+  for (let i = 0; i < 30; i++) tf.tidy(() => { model.apply(x, { training: true }); });
+  const movingMean = bn.getWeights()[2]!.dataSync();
+  batchMean.forEach((m, c) => assert.ok(Math.abs(movingMean[c]! - m) <= 0.1 * Math.max(Math.abs(m), 0.1), `channel ${c}: moving mean ${movingMean[c]} vs batch mean ${m}`));
+  x.dispose();
+  model.dispose();
+});
