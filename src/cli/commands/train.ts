@@ -68,7 +68,7 @@ export const command: CommandModule = {
     const augment = a.augment === undefined ? undefined : parseAugment(a.augment as string);
     const { runTraining } = await import('../../learn/run.js');
     const { initTrainingBackend } = await import('../../learn/backend/index.js');
-    const backend = await initTrainingBackend({ logger, prefer: a.backend as 'auto', ...((a.threads as number) > 0 ? { threads: a.threads as number } : {}) });
+    const backend = await initTrainingBackend({ logger, prefer: a.backend as 'auto', threads: a.threads as number });
     process.stderr.write(`training backend: ${backend.details}\n`);
     const outcome = await runTraining({ logger, backend: backend.backend }, {
       dataset: a.dataset as string, out: a.out as string, arch,
