@@ -71,7 +71,7 @@ EOF
 }
 
 # issue 4 item 8: the shipped models measured on pets/val with `edgecam evaluate` (targets: transfer ≥ 97 %, small
-# CNN ≥ 85 %). The figures are printed; the check fails only below regression floors (97 % / 78 %), because the
+# CNN ≥ 85 %). The figures are printed; the check fails only below regression floors (97 % / 81 %), because the
 # small CNN is known to miss its target (models/pets-cnn/README.md) and a red CI would hide every other result.
 check_shipped_models_on_pets_val() {
   local val="$SHARED/datasets/pets/val" composed="$WORK/pets-mobilenetv2"
@@ -82,7 +82,7 @@ check_shipped_models_on_pets_val() {
 import { readFileSync } from 'node:fs';
 const [transfer, cnn] = process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, 'utf8')));
 let failed = false;
-for (const [name, r, target, floor] of [['pets-mobilenetv2 (transfer)', transfer, 0.97, 0.97], ['pets-cnn (small CNN)', cnn, 0.85, 0.78]]) {
+for (const [name, r, target, floor] of [['pets-mobilenetv2 (transfer)', transfer, 0.97, 0.97], ['pets-cnn (small CNN)', cnn, 0.85, 0.81]]) {
   const verdict = r.accuracy >= target ? 'meets target' : 'BELOW TARGET';
   console.log(`  ${name}: accuracy ${(r.accuracy * 100).toFixed(2)} % on ${r.n} val images (target ${target * 100} %: ${verdict}; regression floor ${floor * 100} %)`);
   if (r.accuracy < floor) failed = true;
