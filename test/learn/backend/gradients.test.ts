@@ -164,4 +164,20 @@ describe('wasm training kernels match the cpu backend', () => {
       await assertSameGradients(fused, [[2, 3, 5, 4], statShape, statShape, statShape, statShape], 81, plain);
     });
   }
+
+  it('clone shares the buffer and keeps its values when the original is disposed (zero-copy Identity)', async () => {
+    await tf.setBackend('wasm');
+    const before = tf.memory().numDataBuffers;
+    const original = tf.tensor(seededValues(1000, 5), [10, 100]);
+    const copy = tf.clone(original);
+    // A copying Identity would have allocated a second buffer.
+    assert.equal(tf.memory().numDataBuffers - before, 1);
+    original.dispose();
+    assert.deepEqual(copy.dataSync(), seededValues(1000, 5));
+    assert.deepEqual(copy.shape, [10, 100]);
+    copy.dispose();
+    assert.equal(tf.memory().numDataBuffers, before);
+    const strings = tf.tensor(['a', 'b']);
+    assert.deepEqual(tf.clone(strings).dataSync(), ['a', 'b']);
+  });
 });

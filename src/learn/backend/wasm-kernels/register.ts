@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput, type KernelFunc } from './conv-grads.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-grads.js';
 import { batchNormGradConfig } from './batch-norm-grad.js';
+import { makeSharedIdentity } from './identity.js';
 import { makeBatchMatMul, makeMaxPoolGrad, makeMean, makeSum } from './matmul-and-pool.js';
 
 /** Marks our kernel configs, so registering twice is a no-op and we never wrap our own kernels. */
@@ -37,6 +38,7 @@ export function registerWasmTrainingKernels(): string[] {
   install(tf.MaxPoolGrad, (original) => makeMaxPoolGrad(required(tf.MaxPoolGrad, original)));
   install(tf.Sum, (original) => makeSum(required(tf.Sum, original)));
   install(tf.Mean, (original) => makeMean(required(tf.Mean, original)));
+  install(tf.Identity, (original) => makeSharedIdentity(required(tf.Identity, original)));
   registerBatchNormGradient(replaced);
   return replaced;
 }
