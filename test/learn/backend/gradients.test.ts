@@ -119,6 +119,23 @@ describe('wasm training kernels match the cpu backend', () => {
     });
   }
 
+  // Equal values in a window (ReLU zeros, saturated pixels): the gradient goes to the first of them, as on cpu.
+  for (const shape of [[2, 8, 8, 3], [2, 9, 7, 5]] as Array<[number, number, number, number]>) {
+    it(`maxPool 2x2 with ties x${shape}: dx goes to the first largest`, async () => {
+      const values = seededValues(tf.util.sizeFromShape(shape), 53).map((v) => Math.round(v * 2) / 2);
+      const dxOn = async (backend: string) => {
+        await tf.setBackend(backend);
+        return tf.tidy(() => {
+          const x = tf.tensor(values, shape) as tf.Tensor4D;
+          const dy = tf.tensor(seededValues(tf.maxPool(x, 2, 2, 'valid').size, 54), tf.maxPool(x, 2, 2, 'valid').shape);
+          return tf.grad((t) => tf.maxPool(t as tf.Tensor4D, 2, 2, 'valid'))(x, dy).dataSync();
+        });
+      };
+      const reference = await dxOn('cpu');
+      assert.deepEqual(Array.from(await dxOn('wasm')), Array.from(reference));
+    });
+  }
+
   it('bias gradient (sum over all but the last axis) and other sums', async () => {
     await assertSameGradients((x, b) => tf.add(x, b), [[2, 5, 5, 3], [3]], 61);
     await tf.setBackend('wasm');
