@@ -25,6 +25,8 @@ export interface TrainOptions {
   classWeights: boolean;
   /** L2 weight decay on kernels. */
   weightDecay: number;
+  /** Decay of the weights' moving average (learn/weight-average.ts); 0/undefined = off. */
+  ema?: number;
   /** Replace an existing output folder. */
   force: boolean;
   name?: string;

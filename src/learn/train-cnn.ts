@@ -99,7 +99,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
   const featureProbe = teacher && featureWeight > 0 ? { model: withFeatureProbe(model, teacher.featureSize, o.seed + 7919), weight: featureWeight } : undefined;
   try {
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, ema: o.ema, shouldStop: deps.shouldStop, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,
       // Distilled views carry their augmentation already (the teacher labelled exactly those pixels).
       augment: o.augment && !distilled ? { options: o.augment, spec } : undefined,
@@ -118,7 +118,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
     const summary: RunSummary = {
       arch: 'cnn', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
-      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule ?? 'constant', weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
+      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule ?? 'constant', weightDecay: o.weightDecay, ema: o.ema ?? 0, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null, ...o.cnn },
       ...(distilled ? { distillation: { teacher: distilled.teacher, views: distilled.y.length, teacherAgreement: distilled.teacherAgreement, weight: o.cnn.distill!.weight, features: featureWeight } } : {}),
       backend: deps.backend, fit, val: report, valLoss, exportParityMaxAbsDiff: exported.parityMaxAbsDiff,
       trainSeconds: (performance.now() - started) / 1000,

@@ -4,6 +4,7 @@ import { type AugmentOptions, augmentBatch } from './augment.js';
 import { TrainingError } from './errors.js';
 import type { OutputActivation } from './models.js';
 import { createRng, shuffleInPlace } from './random.js';
+import { createWeightAverage, type WeightAverage } from './weight-average.js';
 
 /**
  * The training loop: mini-batch Adam with on-the-fly augmentation, class-weighted cross-entropy and
@@ -51,6 +52,11 @@ export interface FitOptions {
    * teacher-labelled views every epoch, so the CNN never sees a view twice and cannot memorise them.
    */
   resample?: (epoch: number) => Promise<TrainData>;
+  /**
+   * Decay of an exponential moving average of the weights (learn/weight-average.ts), e.g. 0.998; 0/undefined = off.
+   * With it, validation, the best-epoch choice and the weights the model ends with are the averaged ones.
+   */
+  ema?: number;
   /** Checked after each epoch: true ends training there (best weights restored, model still written). */
   shouldStop?: () => boolean;
 }
@@ -182,7 +188,9 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
   const history: EpochLogs[] = [];
   let best = { loss: Infinity, epoch: 0, weights: [] as tf.Tensor[] };
   let stoppedEarly = false;
+  let average: WeightAverage | undefined;
   try {
+    average = o.ema ? createWeightAverage(model, o.ema) : undefined;
     for (let epoch = 1; epoch <= o.epochs; epoch++) {
       if (o.resample && epoch > 1) {
         disposeSet(samples);
@@ -222,6 +230,7 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
             return o.weightDecay ? loss.add(l2Penalty(model, o.weightDecay)) as tf.Scalar : loss;
           }, true)!;
         });
+        average?.update();
         const batchLoss = (await lossT.data())[0]!;
         const batchN = idx.shape[0];
         correct += (await batchCorrect!.data())[0]!;
@@ -235,14 +244,14 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
         await nextTick();
       }
       const seconds = (performance.now() - started) / 1000;
-      const v = hasVal ? evaluateSet(model, val, o) : undefined;
+      const v = hasVal ? (average ? average.withAveraged(() => evaluateSet(model, val, o)) : evaluateSet(model, val, o)) : undefined;
       const logs: EpochLogs = { epoch, lr, loss: lossSum / seen, acc: correct / seen, valLoss: v?.loss ?? null, valAcc: v?.acc ?? null, seconds, imagesPerSecond: seen / seconds };
       history.push(logs);
       const monitored = v?.loss ?? logs.loss;
       const improved = monitored < best.loss;
       if (improved) {
         tf.dispose(best.weights);
-        best = { loss: monitored, epoch, weights: model.getWeights().map((t) => t.clone()) };
+        best = { loss: monitored, epoch, weights: average ? average.snapshot() : model.getWeights().map((t) => t.clone()) };
       }
       reporter.epochEnd?.(logs, improved);
       if (o.shouldStop?.()) {
@@ -259,6 +268,7 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
   } finally {
     disposeSet(samples);
     tf.dispose(best.weights);
+    average?.dispose();
     optimizer.dispose();
   }
 }

@@ -84,7 +84,7 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
     const trainData: TrainData = { x: standardize(train.x, standardizer), sampleDims: [emb.size], y: train.y };
     const valData: TrainData = { x: standardize(val.x, standardizer), sampleDims: [emb.size], y: val.y };
     const fitOptions = {
-      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, shouldStop: deps.shouldStop, activation: 'softmax' as const,
+      epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, ema: o.ema, shouldStop: deps.shouldStop, activation: 'softmax' as const,
       classWeights: o.classWeights ? balancedClassWeights(train.y, nClasses) : undefined,
     };
     const fit = await fitModel(head, trainData, valData, fitOptions, deps.progress.fit);
@@ -97,7 +97,7 @@ export async function trainTransfer(deps: TrainDeps, o: TrainOptions): Promise<T
     const summary: RunSummary = {
       arch: 'transfer', command: o.command, labels: split.labels,
       dataset: { path: resolve(o.dataset), split: split.source, train: classCounts(split.train, split.labels), val: classCounts(split.val, split.labels), skipped: [...train.skipped, ...val.skipped] },
-      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule ?? 'constant', weightDecay: o.weightDecay, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null,
+      options: { epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule ?? 'constant', weightDecay: o.weightDecay, ema: o.ema ?? 0, patience: o.patience, seed: o.seed, valSplit: o.valSplit, classWeights: o.classWeights, augment: o.augment ?? null,
         hidden: o.transfer.hidden, dropout: o.transfer.dropout, augmentCopies: o.transfer.augmentCopies, backbone: backboneFolder.dir, backboneSha256: backboneFolder.manifest.sha256 },
       backend: deps.backend, fit, val: report, valLoss, trainSeconds: 0,
       embeddings: { cached: train.cached + val.cached, computed: train.computed + val.computed },

@@ -22,6 +22,7 @@ function builder(y: Argv): Argv {
       patience: { type: 'number', default: 8, describe: 'stop after this many epochs without a lower validation loss and restore the best epoch (0 = never stop early)' },
       augment: { type: 'string', describe: 'augment on the fly: bare flag = flip,rotation=15,shift=0.1,zoom=0.15,shear=8,brightness=0.15,contrast=0.15; or a list like "flip,rotation=20"' },
       'weight-decay': { type: 'number', default: 0, describe: 'L2 penalty on layer kernels (e.g. 0.001) against overfitting small datasets' },
+      ema: { type: 'number', default: 0, describe: 'keep a moving average of the weights with this decay per step (e.g. 0.998) and validate, pick and write that average: steadier than the last step on long, noisy runs (0 = off)' },
       'class-weights': { type: 'boolean', default: true, describe: 'weight the loss so unbalanced class folders count equally (--no-class-weights to turn off)' },
       'input-size': { type: 'number', default: 64, describe: 'cnn: square input size in pixels' },
       filters: { type: 'string', default: '32,64', describe: 'cnn: filters per conv block (Conv 3×3 → MaxPool 2×2), comma-separated' },
@@ -66,6 +67,7 @@ export const command: CommandModule = {
       throw new TrainingError('TRAIN_NO_BACKBONE', '--arch transfer needs --backbone <folder>; make one with `edgecam model pull` or `edgecam backbone prepare`.');
     }
     const augment = a.augment === undefined ? undefined : parseAugment(a.augment as string);
+    (await import('../../learn/weight-average.js')).checkAverageDecay(a.ema as number);
     const { runTraining } = await import('../../learn/run.js');
     const { initTrainingBackend } = await import('../../learn/backend/index.js');
     const backend = await initTrainingBackend({ logger, prefer: a.backend as 'auto', threads: a.threads as number });
@@ -75,7 +77,7 @@ export const command: CommandModule = {
       epochs: (a.epochs as number | undefined) ?? (arch === 'cnn' ? 40 : 60),
       batchSize: a.batchSize as number, lr: (a.lr as number | undefined) ?? 0.001, lrSchedule: a.lrSchedule as 'constant' | 'cosine',
       valSplit: a.valSplit as number, seed: a.seed as number, patience: a.patience as number,
-      augment, classWeights: a.classWeights as boolean, weightDecay: a.weightDecay as number, force: a.force as boolean,
+      augment, classWeights: a.classWeights as boolean, weightDecay: a.weightDecay as number, ema: a.ema as number, force: a.force as boolean,
       name: a.name as string | undefined, version: a.modelVersion as string | undefined,
       command: ['edgecam', ...process.argv.slice(2)].join(' '),
       cnn: {
