@@ -17,19 +17,22 @@ function denseModel(): tf.LayersModel {
 
 const values = (model: tf.LayersModel) => model.getWeights().map((w) => Array.from(w.dataSync()));
 
-test('the average moves by (1 − decay) toward the weights at each update, and withAveraged puts the live weights back', () => {
+test('the average weighs the steps taken so far by decay^age (bias-corrected), and withAveraged puts the live weights back', () => {
   const model = denseModel();
   model.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([4])]);
   const average = createWeightAverage(model, 0.75);
+  assert.deepEqual(average.snapshot().map((t) => Array.from(t.dataSync())), [[1, 2], [4]], 'no step yet: the weights themselves');
   model.setWeights([tf.tensor2d([[5], [6]]), tf.tensor1d([0])]);
   average.update();
-  const expected = [[2, 3], [3]]; // 0.75·old + 0.25·new
-  assert.deepEqual(average.snapshot().map((t) => Array.from(t.dataSync())), expected);
-  const seen = average.withAveraged(() => values(model));
-  assert.deepEqual(seen, expected);
-  assert.deepEqual(values(model), [[5, 6], [0]], 'live weights restored');
+  assert.deepEqual(average.snapshot().map((t) => Array.from(t.dataSync())), [[5, 6], [0]], 'one step: that step (the initial weights do not count)');
+  model.setWeights([tf.tensor2d([[1], [2]]), tf.tensor1d([7])]);
   average.update();
-  assert.deepEqual(average.snapshot().map((t) => Array.from(t.dataSync())), [[2.75, 3.75], [2.25]]);
+  // (0.75·0.25·old + 0.25·new) / (1 − 0.75²) = (3·old + 4·new) / 7
+  const expected = [[(3 * 5 + 4 * 1) / 7, (3 * 6 + 4 * 2) / 7], [(3 * 0 + 4 * 7) / 7]];
+  const close = (got: number[][]) => got.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - expected[i]![j]!) < 1e-6, `${v} vs ${expected[i]![j]}`)));
+  close(average.snapshot().map((t) => Array.from(t.dataSync())));
+  close(average.withAveraged(() => values(model)));
+  assert.deepEqual(values(model), [[1, 2], [7]], 'live weights restored');
   average.dispose();
   model.dispose();
 });
