@@ -3,6 +3,7 @@ import type { PreprocessSpec } from '../models/manifest.js';
 import { type AugmentOptions, augmentBatch } from './augment.js';
 import { TrainingError } from './errors.js';
 import type { OutputActivation } from './models.js';
+import { createAdam } from './optimizer.js';
 import { createRng, shuffleInPlace } from './random.js';
 import { createWeightAverage, type WeightAverage } from './weight-average.js';
 
@@ -182,7 +183,7 @@ function forwardForTraining(model: tf.LayersModel, x: tf.Tensor, o: FitOptions, 
 export async function fitModel(model: tf.LayersModel, train: TrainData, val: TrainData | undefined, o: FitOptions, reporter: FitReporter = {}): Promise<FitResult> {
   let samples: SetTensors | undefined = setTensors(train, o);
   const rng = createRng(o.seed);
-  const optimizer = tf.train.adam(o.lr);
+  const optimizer = createAdam(o.lr);
   const distillWeight = o.distillWeight ?? 0.5;
   const hasVal = val !== undefined && val.y.length > 0;
   const history: EpochLogs[] = [];

@@ -3,6 +3,7 @@ import { makeConv2DBackpropFilter, makeConv2DBackpropInput, type KernelFunc } fr
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-grads.js';
 import { batchNormGradConfig } from './batch-norm-grad.js';
 import { makeSharedIdentity } from './identity.js';
+import { ADAM_STEP, adamStepKernel } from './adam.js';
 import { makeBatchMatMul, makeMaxPoolGrad, makeMean, makeSum } from './matmul-and-pool.js';
 
 /** Marks our kernel configs, so registering twice is a no-op and we never wrap our own kernels. */
@@ -39,6 +40,7 @@ export function registerWasmTrainingKernels(): string[] {
   install(tf.Sum, (original) => makeSum(required(tf.Sum, original)));
   install(tf.Mean, (original) => makeMean(required(tf.Mean, original)));
   install(tf.Identity, (original) => makeSharedIdentity(required(tf.Identity, original)));
+  install(ADAM_STEP, () => adamStepKernel as unknown as KernelFunc);
   registerBatchNormGradient(replaced);
   return replaced;
 }
