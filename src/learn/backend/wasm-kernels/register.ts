@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { makeConv2DBackpropFilter, makeConv2DBackpropInput, type KernelFunc } from './conv-grads.js';
 import { depthwiseBackpropFilter, depthwiseBackpropInput } from './depthwise-grads.js';
-import { batchNormGradConfig } from './batch-norm-grad.js';
+import { BATCH_NORM_GRAD_SUMS, batchNormGradConfig, batchNormGradSumsKernel } from './batch-norm-grad.js';
 import { makeSharedIdentity } from './identity.js';
 import { ADAM_STEP, adamStepKernel } from './adam.js';
 import { makeBatchMatMul, makeMaxPoolGrad, makeMean, makeSum } from './matmul-and-pool.js';
@@ -41,6 +41,7 @@ export function registerWasmTrainingKernels(): string[] {
   install(tf.Mean, (original) => makeMean(required(tf.Mean, original)));
   install(tf.Identity, (original) => makeSharedIdentity(required(tf.Identity, original)));
   install(ADAM_STEP, () => adamStepKernel as unknown as KernelFunc);
+  install(BATCH_NORM_GRAD_SUMS, () => batchNormGradSumsKernel as unknown as KernelFunc);
   registerBatchNormGradient(replaced);
   return replaced;
 }
