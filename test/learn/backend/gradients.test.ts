@@ -65,7 +65,7 @@ describe('wasm training kernels match the cpu backend', () => {
     { x: [1, 11, 10, 4], w: [5, 5, 4, 3], strides: [2, 2], pad: 'same' },
     { x: [3, 7, 9, 2], w: [2, 3, 2, 6], strides: [1, 2], pad: 'valid' },
     { x: [2, 6, 6, 5], w: [1, 1, 5, 7], strides: [1, 1], pad: 'same' },
-    // Up to 4 input channels dW goes through patches (an RGB first layer); from 5 on, through one convolution.
+    // More channels and strides through the convolution form of dW.
     { x: [2, 9, 9, 8], w: [3, 3, 8, 6], strides: [2, 2], pad: 'same' },
     { x: [2, 10, 10, 6], w: [3, 3, 6, 4], strides: [1, 1], pad: 'valid' },
     { x: [2, 12, 12, 1], w: [3, 3, 1, 4], strides: [1, 1], pad: 'same' },
