@@ -245,7 +245,8 @@ export async function fitModel(model: tf.LayersModel, train: TrainData, val: Tra
         await nextTick();
       }
       const seconds = (performance.now() - started) / 1000;
-      const v = hasVal ? (average ? average.withAveraged(() => evaluateSet(model, val, o)) : evaluateSet(model, val, o)) : undefined;
+      const validate = () => evaluateSet(model, val!, o);
+      const v = hasVal ? (average ? average.withAveraged(validate) : validate()) : undefined;
       const logs: EpochLogs = { epoch, lr, loss: lossSum / seen, acc: correct / seen, valLoss: v?.loss ?? null, valAcc: v?.acc ?? null, seconds, imagesPerSecond: seen / seconds };
       history.push(logs);
       const monitored = v?.loss ?? logs.loss;

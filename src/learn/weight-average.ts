@@ -35,10 +35,10 @@ export function createWeightAverage(model: tf.LayersModel, decay: number): Weigh
   let steps = 0;
   const averaged = (): tf.Tensor[] => {
     if (steps === 0) return live.map((w) => w.read().clone());
-    const correction = tf.scalar(1 / (1 - decay ** steps));
-    const out = tf.tidy(() => sums.map((s) => s.mul(correction)));
-    correction.dispose();
-    return out;
+    return tf.tidy(() => {
+      const correction = tf.scalar(1 / (1 - decay ** steps));
+      return sums.map((s) => s.mul(correction));
+    });
   };
   return {
     update() {

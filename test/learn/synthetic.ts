@@ -2,6 +2,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { createRng } from '../../src/learn/random.js';
+import type { TrainData } from '../../src/learn/train.js';
 
 /** Colour of each synthetic class: a tiny CNN separates these in a few epochs. */
 export const CLASS_COLOURS: Record<string, [number, number, number]> = {
@@ -34,4 +35,20 @@ export async function writeColourDataset(root: string, counts: Record<string, nu
     }
   }
   return root;
+}
+
+/** n noisy 8×8 red (label 0) / blue (label 1) images as NHWC floats in 0..1, in memory: for training-loop tests. */
+export function colourTensors(n: number, seed: number): TrainData {
+  const rng = createRng(seed);
+  const size = 8 * 8 * 3;
+  const x = new Float32Array(n * size);
+  const y = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    y[i] = i % 2;
+    for (let p = 0; p < 64; p++) {
+      const base = y[i] === 0 ? [0.8, 0.2, 0.2] : [0.2, 0.25, 0.8];
+      for (let c = 0; c < 3; c++) x[i * size + p * 3 + c] = base[c]! + (rng() - 0.5) * 0.5;
+    }
+  }
+  return { x, sampleDims: [8, 8, 3], y };
 }

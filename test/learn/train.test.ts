@@ -1,28 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { colourTensors as colourData } from './synthetic.js';
 import { buildCnn, buildHead } from '../../src/learn/models.js';
 import { evaluateSet, fitModel, learningRateAt, type TrainData } from '../../src/learn/train.js';
 import { DEFAULT_AUGMENT, augmentBatch, parseAugment, randomAffineRow } from '../../src/learn/augment.js';
 import { createRng } from '../../src/learn/random.js';
 
 await tf.setBackend('cpu');
-
-/** 8×8 noisy red vs blue images as NHWC floats in 0..1. */
-function colourData(n: number, seed: number): TrainData {
-  const rng = createRng(seed);
-  const size = 8 * 8 * 3;
-  const x = new Float32Array(n * size);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 2;
-    for (let p = 0; p < 64; p++) {
-      const base = y[i] === 0 ? [0.8, 0.2, 0.2] : [0.2, 0.25, 0.8];
-      for (let c = 0; c < 3; c++) x[i * size + p * 3 + c] = base[c]! + (rng() - 0.5) * 0.5;
-    }
-  }
-  return { x, sampleDims: [8, 8, 3], y };
-}
 
 test('training a small CNN reduces the loss and learns red vs blue (sigmoid and softmax outputs)', async () => {
   for (const activation of ['sigmoid', 'softmax'] as const) {

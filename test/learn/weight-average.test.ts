@@ -1,11 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
+import { colourTensors as colourData } from './synthetic.js';
 import { buildCnn } from '../../src/learn/models.js';
 import { evaluateSet, fitModel, type EpochLogs, type TrainData } from '../../src/learn/train.js';
 import { checkAverageDecay, createWeightAverage } from '../../src/learn/weight-average.js';
 import { TrainingError } from '../../src/learn/errors.js';
-import { createRng } from '../../src/learn/random.js';
 
 await tf.setBackend('cpu');
 
@@ -44,21 +44,6 @@ test('--ema rejects decays outside [0, 1) with a message that says what to pass'
   assert.doesNotThrow(() => checkAverageDecay(0));
   assert.doesNotThrow(() => checkAverageDecay(0.998));
 });
-
-function colourData(n: number, seed: number): TrainData {
-  const rng = createRng(seed);
-  const size = 8 * 8 * 3;
-  const x = new Float32Array(n * size);
-  const y = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = i % 2;
-    for (let p = 0; p < 64; p++) {
-      const base = y[i] === 0 ? [0.8, 0.2, 0.2] : [0.2, 0.25, 0.8];
-      for (let c = 0; c < 3; c++) x[i * size + p * 3 + c] = base[c]! + (rng() - 0.5) * 0.5;
-    }
-  }
-  return { x, sampleDims: [8, 8, 3], y };
-}
 
 test('fit with --ema validates, picks and keeps the averaged weights (batch-norm statistics included)', async () => {
   const train = colourData(48, 1);

@@ -1,6 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { TensorInfo } from './kernel-calls.js';
+import { withKernelCalls, type TensorInfo } from './kernel-calls.js';
 
 /** Name of the fused Adam step kernel (ours; tfjs has none): learn/optimizer.ts calls it on wasm. */
 export const ADAM_STEP = 'EdgecamAdamStep';
@@ -21,23 +20,22 @@ export interface AdamStepAttrs {
  * ~13 whole-tensor ops of it, each a pass over memory; for a 1.6 M-weight Dense layer that was ~10 % of a step.
  * Same formula, term for term: m' = β1·m + (1−β1)·g, v' = β2·v + (1−β2)·g², w' = w − lr·(m'/c1)/(√(v'/c2) + ε).
  */
-export const adamStepKernel = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): TensorInfo[] => {
-  const wasm = backend as unknown as BackendWasm;
-  const { value, m, v, gradient } = inputs as { value: TensorInfo; m: TensorInfo; v: TensorInfo; gradient: TensorInfo };
-  const { lr, beta1, beta2, epsilon, correction1, correction2 } = attrs as unknown as AdamStepAttrs;
-  const outputs = [value, m, v].map((t) => wasm.makeOutput(t.shape, 'float32'));
-  // Views after the last allocation (growing the heap detaches older ones).
-  const [w0, m0, v0, g] = [value, m, v, gradient].map((t) => wasm.typedArrayFromHeap(t) as Float32Array) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const [w1, m1, v1] = outputs.map((t) => wasm.typedArrayFromHeap(t) as Float32Array) as [Float32Array, Float32Array, Float32Array];
-  const keep1 = 1 - beta1;
-  const keep2 = 1 - beta2;
-  for (let i = 0; i < w0.length; i++) {
-    const gi = g[i]!;
-    const mi = m0[i]! * beta1 + gi * keep1;
-    const vi = v0[i]! * beta2 + gi * gi * keep2;
-    m1[i] = mi;
-    v1[i] = vi;
-    w1[i] = w0[i]! - (lr * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon);
-  }
-  return outputs;
-};
+export const adamStepKernel = ({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): TensorInfo[] =>
+  withKernelCalls(backend, (calls) => {
+    const { value, m, v, gradient } = inputs as { value: TensorInfo; m: TensorInfo; v: TensorInfo; gradient: TensorInfo };
+    const { lr, beta1, beta2, epsilon, correction1, correction2 } = attrs as unknown as AdamStepAttrs;
+    const outputs = [value, m, v].map((t) => calls.output(t.shape));
+    const [w0, m0, v0, g, w1, m1, v1] = [value, m, v, gradient, ...outputs].map((t) => calls.f32(t)) as Float32Array[] as
+      [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const keep1 = 1 - beta1;
+    const keep2 = 1 - beta2;
+    for (let i = 0; i < w0.length; i++) {
+      const gi = g[i]!;
+      const mi = m0[i]! * beta1 + gi * keep1;
+      const vi = v0[i]! * beta2 + gi * gi * keep2;
+      m1[i] = mi;
+      v1[i] = vi;
+      w1[i] = w0[i]! - (lr * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon);
+    }
+    return outputs;
+  });

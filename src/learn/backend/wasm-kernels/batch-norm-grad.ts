@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
-import type { TensorInfo } from './kernel-calls.js';
+import { withKernelCalls, type TensorInfo } from './kernel-calls.js';
 
 /** Name of our kernel for the per-channel case (wasm only; registered by register.ts). */
 export const BATCH_NORM_GRAD_SUMS = 'EdgecamBatchNormGradSums';
@@ -34,12 +33,14 @@ export const batchNormGradConfig: tf.GradConfig = {
     if (perChannel) {
       const [dx, sumDy, sumDyXmu] = tf.engine().runKernel(BATCH_NORM_GRAD_SUMS, { dy: dyT, x, mean, variance, ...(scale ? { scale } : {}) },
         { varianceEpsilon }) as [tf.Tensor, tf.Tensor, tf.Tensor];
+      const perC = (t: tf.Tensor) => t.reshape([channels]);
+      const s = scale ? perC(scale) : tf.scalar(1);
       const asStat = (t: tf.Tensor) => t.reshape(mean.shape);
       return {
         x: () => dx.reshape(x.shape),
-        mean: () => asStat(rsqrtVar.reshape([channels]).mul(scaleValue.reshape(scale ? [channels] : [])).mul(sumDy).neg()),
-        variance: () => asStat(minusHalfRCube.reshape([channels]).mul(scaleValue.reshape(scale ? [channels] : [])).mul(sumDyXmu)),
-        scale: () => asStat(rsqrtVar.reshape([channels]).mul(sumDyXmu)),
+        mean: () => asStat(perC(rsqrtVar).mul(s).mul(sumDy).neg()),
+        variance: () => asStat(perC(minusHalfRCube).mul(s).mul(sumDyXmu)),
+        scale: () => asStat(perC(rsqrtVar).mul(sumDyXmu)),
         offset: () => asStat(sumDy),
       };
     }
@@ -59,29 +60,28 @@ export const batchNormGradConfig: tf.GradConfig = {
 
 /** dx = dy·r·s, Σdy and Σdy·(x − mean) per channel (the last axis), in one pass; see batchNormGradConfig. */
 export function batchNormGradSumsKernel({ inputs, backend, attrs }: { inputs: tf.NamedTensorInfoMap; backend: tf.KernelBackend; attrs?: tf.NamedAttrMap }): TensorInfo[] {
-  const wasm = backend as unknown as BackendWasm;
-  const { dy, x, mean, variance, scale } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo; variance: TensorInfo; scale?: TensorInfo };
-  const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
-  const channels = x.shape[x.shape.length - 1]!;
-  const outputs = [wasm.makeOutput(x.shape, 'float32'), wasm.makeOutput([channels], 'float32'), wasm.makeOutput([channels], 'float32')];
-  // Views after the last allocation (growing the heap detaches older ones).
-  const view = (t: TensorInfo) => wasm.typedArrayFromHeap(t) as Float32Array;
-  const [dys, xs, means, variances] = [dy, x, mean, variance].map(view) as [Float32Array, Float32Array, Float32Array, Float32Array];
-  const scales = scale ? view(scale) : undefined;
-  const [dx, sumDy, sumDyXmu] = outputs.map(view) as [Float32Array, Float32Array, Float32Array];
-  const factor = Float64Array.from(variances, (v, c) => (scales ? scales[c]! : 1) / Math.sqrt(v + epsilon));
-  const s1 = new Float64Array(channels);
-  const s2 = new Float64Array(channels);
-  for (let base = 0; base < xs.length; base += channels) {
-    for (let c = 0; c < channels; c++) {
-      const i = base + c;
-      const d = dys[i]!;
-      s1[c] += d;
-      s2[c] += d * (xs[i]! - means[c]!);
-      dx[i] = d * factor[c]!;
+  return withKernelCalls(backend, (calls) => {
+    const { dy, x, mean, variance, scale } = inputs as { dy: TensorInfo; x: TensorInfo; mean: TensorInfo; variance: TensorInfo; scale?: TensorInfo };
+    const epsilon = (attrs as { varianceEpsilon: number }).varianceEpsilon;
+    const channels = x.shape[x.shape.length - 1]!;
+    const outputs = [calls.output(x.shape), calls.output([channels]), calls.output([channels])];
+    const [dys, xs, means, variances, dx, sumDy, sumDyXmu] = [dy, x, mean, variance, ...outputs].map((t) => calls.f32(t)) as Float32Array[] as
+      [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const scales = scale ? calls.f32(scale) : undefined;
+    const factor = Float64Array.from(variances, (v, c) => (scales ? scales[c]! : 1) / Math.sqrt(v + epsilon));
+    const s1 = new Float64Array(channels);
+    const s2 = new Float64Array(channels);
+    for (let base = 0; base < xs.length; base += channels) {
+      for (let c = 0; c < channels; c++) {
+        const i = base + c;
+        const d = dys[i]!;
+        s1[c] += d;
+        s2[c] += d * (xs[i]! - means[c]!);
+        dx[i] = d * factor[c]!;
+      }
     }
-  }
-  sumDy.set(s1);
-  sumDyXmu.set(s2);
-  return outputs;
+    sumDy.set(s1);
+    sumDyXmu.set(s2);
+    return outputs;
+  });
 }
