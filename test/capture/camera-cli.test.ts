@@ -7,7 +7,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { grabSpec } from '../../src/cli/commands/camera.js';
-import { lavfiInput } from '../fakes/ffmpeg.js';
+import { freePort, lavfiInput } from '../fakes/ffmpeg.js';
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '../../src/cli/main.js');
 
@@ -45,7 +45,10 @@ test('camera grab fails with exit 1 and a clear message', { timeout: 20_000 }, a
   const bad = await edgecam(['camera', 'grab', '--source', 'usb:0', '--out', '/tmp/never.jpg']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr, /Unknown capture source "usb:0".*\[CAPTURE_SPEC_INVALID\]/s);
-  const timeout = await edgecam(['camera', 'grab', '--source', 'ffmpeg:-re -f lavfi -i testsrc=rate=0.1', '--timeout', '300', '--out', '/tmp/never.jpg']);
+  // ffmpeg waiting for a TCP peer that never connects: a camera that never sends, whatever the machine's speed.
+  // (testsrc at 0.1 fps raced: its frame at t=0 sometimes arrived inside the 300 ms.)
+  const silent = `ffmpeg:-f mjpeg -i tcp://127.0.0.1:${await freePort()}?listen=1`;
+  const timeout = await edgecam(['camera', 'grab', '--source', silent, '--timeout', '300', '--out', '/tmp/never.jpg']);
   assert.equal(timeout.code, 1);
   assert.match(timeout.stderr, /No frame from .* within 300 ms.*\[GRAB_TIMEOUT\]/s);
 });
