@@ -39,6 +39,8 @@ export const preprocessSchema = z.object({
 export const testTimeViewsSchema = z.object({
   scales: z.array(z.number().int().min(32).max(1024)).min(2).optional(),
   mirror: z.boolean().optional(),
+  /** An ensemble: the outputs are the mean of this many networks (onnx/ensemble.ts). */
+  members: z.number().int().min(2).optional(),
 }).strict();
 export type TestTimeViews = z.output<typeof testTimeViewsSchema>;
 

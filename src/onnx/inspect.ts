@@ -89,7 +89,7 @@ export function formatReport(r: ModelReport): string {
   }
   if (!m) rows.push(['kind', `${r.detectedOutputKind} (detected from the graph)`]);
   if (r.embedding) rows.push(['embedding', `${r.embedding.name}, ${r.embedding.size} values`]);
-  if (r.views) rows.push(['views', `outputs averaged in the graph over ${[r.views.scales ? `${r.views.scales.join(' + ')} px` : '', r.views.mirror ? 'the left-right mirror' : ''].filter(Boolean).join(' and ')}`]);
+  if (r.views) rows.push(['views', `outputs averaged in the graph over ${[r.views.members ? `${r.views.members} networks` : '', r.views.scales ? `${r.views.scales.join(' + ')} px` : '', r.views.mirror ? 'the left-right mirror' : ''].filter(Boolean).join(' and ')}`]);
   if (r.embeddingCandidate) rows.push(['embedding?', `${r.embeddingCandidate.tensor}${r.embeddingCandidate.size ? ` (${r.embeddingCandidate.size} values)` : ''}${r.embeddingCandidate.quantized ? ', quantized' : ''}: what \`edgecam backbone prepare\` would expose`]);
   if (r.labels) rows.push(['labels', `${r.labels.length}: ${r.labels.slice(0, 8).join(', ')}${r.labels.length > 8 ? ', …' : ''}`]);
   const p = r.preprocessing;

@@ -66,3 +66,20 @@ test('edgecam model inspect on a truncated file exits 1 with a clear message', (
   assert.equal(r.code, 1);
   assert.match(r.stderr, /truncated or corrupted.*\[ONNX_TRUNCATED\]/s);
 }));
+
+test('edgecam model ensemble + model inspect: one folder averaging two classifiers (and their mirrors); a lone folder is refused', () => withTmp(async (dir) => {
+  for (const seed of [1, 2]) {
+    await writeFile(join(dir, `m${seed}.onnx`), tinyClassifierOnnx({ layout: 'NHWC', inputSize: 16, seed }));
+    const wrap = await edgecam(['model', 'wrap', join(dir, `m${seed}.onnx`), '--labels', 'cat,dog,none', '--out', join(dir, `m${seed}`)]);
+    assert.equal(wrap.code, 0, wrap.stderr);
+  }
+  const made = await edgecam(['model', 'ensemble', join(dir, 'm1'), join(dir, 'm2'), '--mirror', '--out', join(dir, 'both'), '--version', '3']);
+  assert.equal(made.code, 0, made.stderr);
+  assert.match(made.stdout, /the mean of 2 networks and their mirror images/);
+  const inspect = await edgecam(['model', 'inspect', join(dir, 'both')]);
+  assert.equal(inspect.code, 0, inspect.stderr);
+  assert.match(inspect.stdout, /outputs averaged in the graph over 2 networks and the left-right mirror/);
+  const lone = await edgecam(['model', 'ensemble', join(dir, 'm1'), '--out', join(dir, 'lone')]);
+  assert.equal(lone.code, 1);
+  assert.match(lone.stderr, /two or more model folders.*\[ENSEMBLE_TOO_FEW\]/s);
+}));
