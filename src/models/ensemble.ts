@@ -23,8 +23,11 @@ export interface EnsembleOptions {
   force?: boolean;
 }
 
-/** What a manifest promises the daemon; members that differ here would need different images or give other labels. */
-const contract = (m: Manifest) => ({ labels: m.labels, input: m.input, preprocess: m.preprocess, output: { name: m.output.name, kind: m.output.kind, embedding: m.output.embedding, views: m.output.views } });
+/**
+ * What a manifest promises the daemon; members that differ here would need different images or give other labels.
+ * (Embeddings and views are refused outright, so they are not compared.)
+ */
+const contract = (m: Manifest) => ({ labels: m.labels, input: m.input, preprocess: m.preprocess, output: { name: m.output.name, kind: m.output.kind } });
 
 export async function ensembleFolders(members: ModelFolder[], o: EnsembleOptions, probe: ProbeRunner): Promise<ModelFolder> {
   if (members.length < 2) throw new ModelError('ENSEMBLE_TOO_FEW', `an ensemble needs two or more model folders, got ${members.length}`);

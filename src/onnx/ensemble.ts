@@ -1,22 +1,19 @@
 import { ModelError } from '../errors.js';
-import { opsetVersion } from './proto.js';
+import { opsetVersion, valueInfoOf } from './proto.js';
 import { onnx, type ModelProto, type ValueInfoProto } from './tensor.js';
 import { averageTensors, graphOf, imageInput } from './view-graph.js';
 
 /**
- * An ensemble baked into one graph: several networks trained the same way from different random starts read the
- * same image input, and each graph output is the mean of theirs. Their mistakes differ more than their right
- * answers, so the mean is right more often than any one of them (the oldest trick of small-data vision, and the
- * reason Kaggle winners average seeds). Everything that runs model.onnx gets it without knowing; the manifest's
- * `output.views.members` only says so. The cost is the members' compute added up.
+ * An ensemble baked into one graph: several networks trained for the same job read the same image input, and each
+ * graph output is the mean of theirs. It helps when their mistakes differ; three seeds of one distilled recipe on
+ * pets mostly failed on the same photos and gained nothing (README). Everything that runs model.onnx gets it without
+ * knowing; the manifest's `output.views.members` only says so. The cost is the members' compute added up.
  */
 
 const prefixFor = (k: number) => `member${k}__`;
 
-/** Fixed dims as numbers and symbolic ones as '?', to compare what two graphs accept and produce. */
-function dimsOf(v: ValueInfoProto): string {
-  return JSON.stringify((v.type?.tensorType?.shape?.dim ?? []).map((d) => (d.dimValue !== undefined && d.dimValue !== null ? Number(d.dimValue) : '?')));
-}
+/** Fixed dims as numbers and symbolic ones as '?' (their names may differ), to compare what two graphs accept and produce. */
+const dimsOf = (v: ValueInfoProto) => JSON.stringify(valueInfoOf(v).shape.map((d) => (typeof d === 'number' ? d : '?')));
 
 /** Refuses members that do not read the same image or answer in the same outputs, before changing anything. */
 function assertCompatible(base: ModelProto, member: ModelProto, k: number): void {
