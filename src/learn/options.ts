@@ -42,6 +42,8 @@ export interface TrainOptions {
     batchNorm: boolean;
     globalPool?: boolean;
     resize: 'squash' | 'cover' | 'contain';
+    /** Start from the weights of this model folder (an earlier `edgecam train --arch cnn`) instead of random ones (learn/init-weights.ts). */
+    init?: string;
     /** Learn from a teacher model's probabilities on augmented views (learn/distill.ts). */
     distill?: DistillOptions;
   };

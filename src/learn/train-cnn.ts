@@ -8,6 +8,7 @@ import { balancedClassWeights, classCounts, loadDatasetSplit, type DatasetSplit,
 import { loadImages, type LoadedImages } from './dataset-load.js';
 import { openViewTeacher, type ViewTeacher } from './distill.js';
 import { classificationReport } from './metrics.js';
+import { initFromModelFolder } from './init-weights.js';
 import { buildCnn, outputActivationFor, withFeatureProbe, type OutputActivation } from './models.js';
 import { versionFromDate, type TrainDeps, type TrainOptions } from './options.js';
 import { evaluateSet, fitModel, type TrainData } from './train.js';
@@ -98,6 +99,7 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
   const featureWeight = o.cnn.distill?.features ?? 0;
   const featureProbe = teacher && featureWeight > 0 ? { model: withFeatureProbe(model, teacher.featureSize, o.seed + 7919), weight: featureWeight } : undefined;
   try {
+    if (o.cnn.init) await initFromModelFolder(model, o.cnn.init, split.labels);
     const fitOptions = {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, ema: o.ema, shouldStop: deps.shouldStop, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,

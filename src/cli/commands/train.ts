@@ -32,6 +32,7 @@ function builder(y: Argv): Argv {
       'batch-norm': { type: 'boolean', default: false, describe: 'cnn: BatchNormalization after each conv' },
       'global-pool': { type: 'boolean', default: false, describe: 'cnn: global average pooling instead of Flatten after the conv blocks (far fewer weights: less overfitting on small datasets)' },
       resize: { choices: ['squash', 'cover', 'contain'] as const, default: 'squash', describe: 'cnn: how images become square (squash like Keras image_dataset_from_directory, cover = centre crop, contain = pad)' },
+      init: { type: 'string', describe: 'cnn: start from the weights of this model folder (made by an earlier `edgecam train --arch cnn` with the same --input-size/--filters/--dense…, e.g. models/pets-cnn) to fine-tune it on your photos' },
       teacher: { type: 'string', describe: 'cnn: distil from this model folder (e.g. the MobileNetV2 pets model): it labels --teacher-views augmented views of each photo and the CNN learns its probabilities' },
       'teacher-views': { type: 'number', default: 8, describe: 'cnn with --teacher: views per photo (the photo + augmented ones, from --augment)' },
       mixup: { type: 'number', default: 0, describe: 'cnn with --teacher: share of augmented views blended with another photo (the teacher labels the blend)' },
@@ -84,6 +85,7 @@ export const command: CommandModule = {
         inputSize: a.inputSize as number, filters: parseIntList(a.filters as string, '--filters'), convsPerBlock: a.convsPerBlock as number,
         dense: parseIntList(a.dense as string, '--dense', true), dropout: (a.dropout as number | undefined) ?? 0.5,
         batchNorm: a.batchNorm as boolean, globalPool: a.globalPool as boolean, resize: a.resize as 'squash',
+        ...(a.init ? { init: a.init as string } : {}),
         ...(a.teacher ? { distill: { teacher: a.teacher as string, views: a.teacherViews as number, weight: a.distillWeight as number, mixup: a.mixup as number, features: a.distillFeatures as number } } : {}),
       },
       transfer: {
