@@ -71,8 +71,8 @@ EOF
 }
 
 # issue 4 item 8: the shipped models measured on pets/val with `edgecam evaluate` (targets: transfer ≥ 97 %, small
-# CNN ≥ 85 %). The figures are printed; the check fails only below regression floors (97 % / 81 %), because the
-# small CNN is known to miss its target (models/pets-cnn/README.md) and a red CI would hide every other result.
+# CNN ≥ 85 %). The figures are printed, and the check fails below either target: both shipped models meet theirs
+# (97.50 % and 85.42 %; ONNX Runtime on the CPU gives the same figures run after run), so any drop is a regression.
 check_shipped_models_on_pets_val() {
   local val="$SHARED/datasets/pets/val" composed="$WORK/pets-mobilenetv2"
   edgecam model pull mobilenetv2 --file "$SHARED/models/mobilenetv2-12-int8.onnx" --head models/pets-mobilenetv2-head --out "$composed" >&2
@@ -82,10 +82,10 @@ check_shipped_models_on_pets_val() {
 import { readFileSync } from 'node:fs';
 const [transfer, cnn] = process.argv.slice(2).map((f) => JSON.parse(readFileSync(f, 'utf8')));
 let failed = false;
-for (const [name, r, target, floor] of [['pets-mobilenetv2 (transfer)', transfer, 0.97, 0.97], ['pets-cnn (small CNN)', cnn, 0.85, 0.81]]) {
+for (const [name, r, target] of [['pets-mobilenetv2 (transfer)', transfer, 0.97], ['pets-cnn (small CNN)', cnn, 0.85]]) {
   const verdict = r.accuracy >= target ? 'meets target' : 'BELOW TARGET';
-  console.log(`  ${name}: accuracy ${(r.accuracy * 100).toFixed(2)} % on ${r.n} val images (target ${target * 100} %: ${verdict}; regression floor ${floor * 100} %)`);
-  if (r.accuracy < floor) failed = true;
+  console.log(`  ${name}: accuracy ${(r.accuracy * 100).toFixed(2)} % on ${r.n} val images (target ${target * 100} %: ${verdict})`);
+  if (r.accuracy < target) failed = true;
 }
 process.exit(failed ? 1 : 0);
 EOF
