@@ -13,8 +13,11 @@ import { TrainingError } from './errors.js';
  * node — the same order and, but for the conv kernels' layout, the same shapes as the tfjs layer's weights.
  */
 
-/** Which inputs of an exported node are layer weights (the rest are activations). */
-const WEIGHT_INPUTS: Record<string, number[]> = { Conv: [1, 2], BatchNormalization: [1, 2, 3, 4], Gemm: [1, 2], MatMul: [1] };
+/**
+ * Which inputs of an exported node are layer weights (the rest are activations), for the layers `train --arch cnn`
+ * builds. Any other graph (a backbone, an ensemble, a quantized model) yields other tensors and is refused by shape.
+ */
+const WEIGHT_INPUTS: Record<string, number[]> = { Conv: [1, 2], BatchNormalization: [1, 2, 3, 4], Gemm: [1, 2] };
 
 interface OnnxWeight { name: string; dims: number[]; values: Float32Array }
 
