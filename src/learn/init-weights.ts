@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { loadModelFolder } from '../models/folder.js';
 import { parseOnnx } from '../onnx/proto.js';
 import { tensorDims, tensorValues } from '../onnx/tensor.js';
+import { oihwToHwio } from '../onnx/tfjs-export/layers-spatial.js';
 import { TrainingError } from './errors.js';
 
 /**
@@ -35,16 +36,6 @@ export function exportedWeights(modelBytes: Uint8Array, source: string): OnnxWei
       seen.add(name!);
       out.push({ name: name!, dims: tensorDims(t), values: Float32Array.from(tensorValues(t)) });
     }
-  }
-  return out;
-}
-
-/** OIHW (ONNX Conv) → HWIO (tfjs Conv2D kernel): the inverse of the exporter's hwioToOihw. */
-export function oihwToHwio(k: Float32Array, dims: readonly number[]): Float32Array {
-  const [O, I, KH, KW] = dims as [number, number, number, number];
-  const out = new Float32Array(k.length);
-  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < KH; h++) for (let w = 0; w < KW; w++) {
-    out[((h * KW + w) * I + i) * O + o] = k[((o * I + i) * KH + h) * KW + w]!;
   }
   return out;
 }

@@ -77,15 +77,22 @@ export async function trainCnn(deps: TrainDeps, o: TrainOptions): Promise<TrainO
   const started = performance.now();
   const split = await loadDatasetSplit(o.dataset, { valSplit: o.valSplit, seed: o.seed });
   const spec = cnnPreprocessSpec(o.cnn);
-  const teacher = o.cnn.distill ? await openTeacher(deps, o, split.train, split.labels, spec) : undefined;
+  // Built, and --init matched to it, before the teacher loads its photos: a wrong --init fails in seconds, not minutes.
+  const model = buildCnn({ ...o.cnn, nClasses: split.labels.length, seed: o.seed }, outputActivationFor(split.labels.length));
   try {
-    return await trainCnnWith(deps, o, split, spec, teacher, started);
+    if (o.cnn.init) await initFromModelFolder(model, o.cnn.init, split.labels);
+    const teacher = o.cnn.distill ? await openTeacher(deps, o, split.train, split.labels, spec) : undefined;
+    try {
+      return await trainCnnWith(deps, o, split, spec, model, teacher, started);
+    } finally {
+      await teacher?.close();
+    }
   } finally {
-    await teacher?.close();
+    model.dispose();
   }
 }
 
-async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSplit, spec: PreprocessSpec, teacher: ViewTeacher | undefined, started: number): Promise<TrainOutcome> {
+async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSplit, spec: PreprocessSpec, model: tf.LayersModel, teacher: ViewTeacher | undefined, started: number): Promise<TrainOutcome> {
   const views = o.cnn.distill?.views ?? 1;
   const distilled = teacher ? await teacher.sample(views, true) : undefined;
   const train = distilled ? { labels: distilled.y, skipped: distilled.skipped } : await loadSplitImages(deps, split.train, spec, 'loading train images');
@@ -95,11 +102,9 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
   const activation = outputActivationFor(nClasses);
   deps.logger.info({ labels: split.labels, train: train.labels.length, val: val.labels.length, skipped: train.skipped.length + val.skipped.length, activation }, 'dataset loaded');
 
-  const model = buildCnn({ ...o.cnn, nClasses, seed: o.seed }, activation);
   const featureWeight = o.cnn.distill?.features ?? 0;
   const featureProbe = teacher && featureWeight > 0 ? { model: withFeatureProbe(model, teacher.featureSize, o.seed + 7919), weight: featureWeight } : undefined;
   try {
-    if (o.cnn.init) await initFromModelFolder(model, o.cnn.init, split.labels);
     const fitOptions = {
       epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, lrSchedule: o.lrSchedule, patience: o.patience, seed: o.seed, nClasses, weightDecay: o.weightDecay, ema: o.ema, shouldStop: deps.shouldStop, activation,
       classWeights: o.classWeights ? balancedClassWeights(train.labels, nClasses) : undefined,
@@ -143,6 +148,5 @@ async function trainCnnWith(deps: TrainDeps, o: TrainOptions, split: DatasetSpli
     return { folder, summary };
   } finally {
     featureProbe?.model.getLayer('feature_probe').dispose();
-    model.dispose();
   }
 }

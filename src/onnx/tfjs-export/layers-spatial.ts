@@ -64,6 +64,16 @@ export function hwioToOihw(k: Float32Array, shape: readonly number[]): Float32Ar
   return out;
 }
 
+/** OIHW (ONNX Conv) → HWIO (tfjs Conv2D kernel): the inverse of hwioToOihw, for reading exported kernels back (learn/init-weights.ts). */
+export function oihwToHwio(k: Float32Array, dims: readonly number[]): Float32Array {
+  const [O, I, KH, KW] = dims as [number, number, number, number];
+  const out = new Float32Array(k.length);
+  for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) for (let h = 0; h < KH; h++) for (let w = 0; w < KW; w++) {
+    out[((h * KW + w) * I + i) * O + o] = k[((o * I + i) * KH + h) * KW + w]!;
+  }
+  return out;
+}
+
 /** Depthwise [KH, KW, C, M] → [C·M, 1, KH, KW]; output channel c·M + m matches tfjs' order, used with group = C. */
 export function depthwiseToOnnx(k: Float32Array, shape: readonly number[]): Float32Array {
   const [KH, KW, C, M] = shape as [number, number, number, number];
